@@ -1,0 +1,77 @@
+# Shared helpers for the scripts in this folder (sourced, not run).
+# shellcheck shell=bash
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+_stage_started=0
+_stage_name=""
+
+stage() {
+  stage_done
+  _stage_name="$1"
+  _stage_started=$(date +%s)
+  printf '\n==> %s\n' "$1"
+}
+
+stage_done() {
+  if [ -n "$_stage_name" ]; then
+    printf '<== %s: %ss\n' "$_stage_name" "$(( $(date +%s) - _stage_started ))"
+    _stage_name=""
+  fi
+}
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# apt packages, installed only when missing and only where we can (root on Debian/Ubuntu).
+ensure_apt_packages() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get to install them"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+python_for_venv() {
+  local candidate
+  for candidate in python3.11 python3; do
+    if command -v "$candidate" >/dev/null &&
+      "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# The project's virtualenv, with the exact versions of requirements/<lock>.lock.
+ensure_venv() {
+  local lock="$ROOT/requirements/$1.lock"
+  local python
+  if ! python=$(python_for_venv); then
+    ensure_apt_packages python3 python3-venv python3-pip
+    python=$(python_for_venv) || die "Python 3.11 or newer with venv is needed"
+  fi
+  [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
+  local stamp="$VENV/.installed-$1"
+  local want
+  want=$(cat "$lock" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -r "$lock"
+    "$VENV/bin/pip" install -q --no-deps -e "$ROOT"
+    echo "$want" > "$stamp"
+  fi
+}
