@@ -1,0 +1,1 @@
+"""The CLOVA Extensions Kit side: signatures, lenient request parsing and responses."""

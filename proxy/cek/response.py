@@ -1,0 +1,96 @@
+"""CEK response documents: building speech and checking what a passthrough backend returns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from proxy.config_file import Language
+
+MAX_SPEECH_ITEMS = 10  # CLOVA's design guideline: at most 10 speech outputs per response
+SPEECH_TYPES = frozenset({"SimpleSpeech", "SpeechList", "SpeechSet"})
+INFO_TYPES = frozenset({"PlainText", "URL"})
+LANGS = frozenset({"ko", "ja", "en", ""})
+
+
+def _info(text: str, lang: Language) -> dict[str, str]:
+    return {"type": "PlainText", "lang": lang, "value": text}
+
+
+def output_speech(texts: Sequence[str], lang: Language) -> dict[str, Any] | None:
+    """`SimpleSpeech` for one text, `SpeechList` for several (at most 10), None for none."""
+    items = [_info(text, lang) for text in texts[:MAX_SPEECH_ITEMS]]
+    if not items:
+        return None
+    if len(items) == 1:
+        return {"type": "SimpleSpeech", "values": items[0]}
+    return {"type": "SpeechList", "values": items}
+
+
+def cek_response(
+    texts: Sequence[str],
+    lang: Language,
+    *,
+    end_session: bool,
+    reprompt: str | None = None,
+    session_attributes: Mapping[str, Any] | None = None,
+    version: str = "1.0",
+) -> dict[str, Any]:
+    """A complete CEK response; with no texts it is CEK's minimal valid (silent) response."""
+    response: dict[str, Any] = {"card": {}, "directives": [], "shouldEndSession": end_session}
+    speech = output_speech(texts, lang)
+    if speech:
+        response["outputSpeech"] = speech
+    if reprompt and not end_session:
+        response["reprompt"] = {"outputSpeech": output_speech([reprompt], lang)}
+    return {"version": version, "sessionAttributes": dict(session_attributes or {}), "response": response}
+
+
+def _valid_info(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("type") in INFO_TYPES
+        and value.get("lang", "") in LANGS
+        and isinstance(value.get("value"), str)
+    )
+
+
+def _valid_values(speech_type: Any, values: Any) -> bool:
+    if speech_type == "SimpleSpeech":
+        return _valid_info(values)
+    if speech_type == "SpeechList":
+        return isinstance(values, list) and all(_valid_info(item) for item in values)
+    return False
+
+
+def _valid_speech(speech: Any) -> bool:
+    if not isinstance(speech, dict) or speech.get("type") not in SPEECH_TYPES:
+        return False
+    if speech["type"] == "SpeechSet":
+        verbose = speech.get("verbose")
+        return (
+            _valid_info(speech.get("brief"))
+            and isinstance(verbose, dict)
+            and _valid_values(verbose.get("type"), verbose.get("values"))
+        )
+    return _valid_values(speech["type"], speech.get("values"))
+
+
+def is_valid_cek_response(document: Any) -> bool:
+    """True for a JSON document CEK would accept as an extension response."""
+    if not isinstance(document, dict) or not isinstance(document.get("response"), dict):
+        return False
+    if not isinstance(document.get("sessionAttributes", {}), dict):
+        return False
+    response = document["response"]
+    if not isinstance(response.get("shouldEndSession"), bool):
+        return False
+    speech = response.get("outputSpeech")
+    if speech is not None and not _valid_speech(speech):
+        return False
+    reprompt = response.get("reprompt")
+    if reprompt is not None and not (
+        isinstance(reprompt, dict) and _valid_speech(reprompt.get("outputSpeech"))
+    ):
+        return False
+    return isinstance(response.get("directives", []), list)

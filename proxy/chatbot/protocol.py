@@ -1,0 +1,62 @@
+"""CLOVA Chatbot Custom API v2 messages.
+
+The request is serialised once; those exact bytes are signed (HMAC-SHA256 keyed with the secret's
+UTF-8 bytes, base64) into `X-NCP-CHATBOT_SIGNATURE` and sent unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+SIGNATURE_HEADER = "X-NCP-CHATBOT_SIGNATURE"
+OPEN = "open"
+SEND = "send"
+
+
+class ChatbotReplyError(ValueError):
+    """The chatbot answered something that is not a v2 reply."""
+
+
+def encode_request(user_id: str, event: str, text: str | None, timestamp_ms: int) -> bytes:
+    bubbles = [{"type": "text", "data": {"description": text}}] if text is not None else []
+    message = {
+        "version": "v2",
+        "userId": user_id,
+        "timestamp": timestamp_ms,
+        "bubbles": bubbles,
+        "event": event,
+    }
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sign(body: bytes, secret: str) -> str:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signature_matches(body: bytes, secret: str, header: str | None) -> bool:
+    return header is not None and hmac.compare_digest(sign(body, secret), header.strip())
+
+
+@dataclass(frozen=True)
+class ChatbotReply:
+    bubbles: tuple[dict[str, Any], ...]
+    scenario: str | None
+
+
+def decode_reply(raw: bytes) -> ChatbotReply:
+    try:
+        document = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ChatbotReplyError("reply is not JSON") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("bubbles"), list):
+        raise ChatbotReplyError("reply has no bubbles list")
+    bubbles = tuple(b for b in document["bubbles"] if isinstance(b, dict))
+    scenario = document.get("scenario")
+    name = scenario.get("name") if isinstance(scenario, dict) else None
+    return ChatbotReply(bubbles, name if isinstance(name, str) and name else None)

@@ -1,0 +1,115 @@
+"""Chatbot bubbles turned into what a speaker can say.
+
+Text and image bubbles give their text; templates give their cover text, and their postback
+buttons become a spoken menu whose choices are remembered for the next turn; carousels give each
+card's title and cover text. Markup, URLs and emoji are dropped before text-to-speech.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from proxy.cek.response import MAX_SPEECH_ITEMS
+
+_MARKUP = re.compile(r"<[^>]{0,200}>")
+_URL = re.compile(r"https?://\S+")
+_SPACE = re.compile(r"\s+")
+_UNSPOKEN_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn", "Cf"})
+
+
+def speakable(text: str) -> str:
+    """Text with markup, URLs, emoji and control characters removed and whitespace collapsed."""
+    text = _URL.sub(" ", _MARKUP.sub(" ", text))
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _UNSPOKEN_CATEGORIES)
+    return _SPACE.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    postback: str
+
+
+@dataclass(frozen=True)
+class SpokenReply:
+    texts: tuple[str, ...]
+    buttons: tuple[Button, ...]
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _component_texts(component: dict[str, Any]) -> Iterator[str]:
+    """Title and description of a component (a bubble or a card), then those of a template's cover."""
+    data = _obj(component.get("data"))
+    cover = _obj(data.get("cover"))
+    for part in (component, cover) if component.get("type") != "carousel" else ():
+        yield _str(part.get("title"))
+        yield _str(_obj(part.get("data")).get("description"))
+
+
+def _button(cell: Any) -> Button | None:
+    component = _obj(_obj(cell).get("data"))
+    if component.get("type") != "button":
+        return None
+    title = speakable(_str(component.get("title")))
+    action = _obj(_obj(component.get("data")).get("action"))
+    payload = _obj(action.get("data"))
+    if action.get("type") == "postback":
+        postback = _str(payload.get("postback")) or _str(payload.get("postbackFull"))
+    elif action.get("type") == "utterance":
+        postback = _str(payload.get("postback")) or _str(payload.get("text"))
+    else:
+        return None  # links and calls cannot be followed by voice
+    return Button(title, postback) if title and postback else None
+
+
+def _buttons(template: dict[str, Any]) -> Iterator[Button]:
+    data = _obj(template.get("data"))
+    for table in (data.get("contentTable"), data.get("footTable")):
+        for row in table if isinstance(table, list) else ():
+            for cell in row if isinstance(row, list) else ():
+                if button := _button(cell):
+                    yield button
+
+
+def _bubble_texts(bubble: dict[str, Any]) -> Iterator[str]:
+    if bubble.get("type") == "carousel":
+        for card in _obj(bubble.get("data")).get("cards") or ():
+            yield " ".join(_unique(_component_texts(_obj(card))))
+    elif bubble.get("type") in ("text", "image", "template"):
+        yield " ".join(_unique(_component_texts(bubble)))
+
+
+def _bubble_buttons(bubble: dict[str, Any]) -> Iterator[Button]:
+    if bubble.get("type") == "template":
+        yield from _buttons(bubble)
+    elif bubble.get("type") == "carousel":
+        for card in _obj(bubble.get("data")).get("cards") or ():
+            yield from _buttons(_obj(card))
+
+
+def _unique(texts: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for text in map(speakable, texts):
+        if text and text not in seen:
+            seen.append(text)
+    return seen
+
+
+def spoken_reply(bubbles: Iterable[dict[str, Any]]) -> SpokenReply:
+    bubbles = list(bubbles)
+    texts = _unique(text for bubble in bubbles for text in _bubble_texts(bubble))
+    buttons: dict[str, Button] = {}
+    for button in (b for bubble in bubbles for b in _bubble_buttons(bubble)):
+        buttons.setdefault(button.title, button)
+    return SpokenReply(tuple(texts[:MAX_SPEECH_ITEMS]), tuple(buttons.values()))

@@ -1,0 +1,48 @@
+"""Passthrough mode: the verified request goes, byte for byte, to an extension backend.
+
+`SignatureCEK` is kept so that the backend can verify CLOVA's signature itself. The backend's answer
+is relayed unchanged once it is known to be a valid CEK response; anything else becomes the apology.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from proxy.cek.request import CekRequest
+from proxy.cek.response import is_valid_cek_response
+from proxy.modes.turn import TurnResult, Voice
+from proxy.upstream import Upstream, UpstreamError
+
+SIGNATURE_HEADER = "SignatureCEK"
+
+
+class Passthrough:
+    def __init__(self, upstream: Upstream, url: str, voice: Voice) -> None:
+        self._upstream = upstream
+        self._url = url
+        self._voice = voice
+
+    def forward_headers(self, cek: CekRequest, headers: Mapping[str, str]) -> dict[str, str]:
+        return {
+            "Content-Type": "application/json;charset=UTF-8",
+            "Accept": "application/json",
+            SIGNATURE_HEADER: headers.get(SIGNATURE_HEADER, ""),
+        }
+
+    async def respond(self, cek: CekRequest, raw: bytes, headers: Mapping[str, str]) -> TurnResult:
+        try:
+            reply = await self._upstream.request(
+                "POST", self._url, data=raw, headers=self.forward_headers(cek, headers)
+            )
+        except UpstreamError as failure:
+            return self._voice.apology(cek, f"upstream_{failure.kind}")
+        if not reply.ok:
+            return self._voice.apology(cek, f"upstream_http_{reply.status // 100}xx")
+        try:
+            document = json.loads(reply.body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return self._voice.apology(cek, "upstream_invalid_reply")
+        if not is_valid_cek_response(document):
+            return self._voice.apology(cek, "upstream_invalid_reply")
+        return TurnResult(reply.body, "relayed")

@@ -1,0 +1,25 @@
+"""HTTP responses the proxy writes itself."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+JSON_UTF8 = "application/json; charset=utf-8"
+
+
+def json_bytes(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(document: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json_bytes(document), status=status, content_type="application/json", charset="utf-8"
+    )
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    """A short JSON error: a stable machine-readable code and one human sentence, nothing else."""
+    return json_response({"error": {"code": code, "message": message}}, status=status)

@@ -1,0 +1,20 @@
+"""Typed keys for what the application holds (aiohttp `AppKey`s, never string keys)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from proxy.cek.signature import CekVerifier
+from proxy.metrics import Metrics
+from proxy.modes.turn import TurnHandler, Voice
+from proxy.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+VOICE = web.AppKey("voice", Voice)
+VERIFIER = web.AppKey("verifier", CekVerifier)
+TURNS = web.AppKey("turns", TurnHandler)
+
+# Per request: what the access log reports about the request.
+CEK_TYPE = web.RequestKey("cek_type", str)
+OUTCOME = web.RequestKey("outcome", str)
