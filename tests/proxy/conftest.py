@@ -1,0 +1,80 @@
+"""A real proxy on 127.0.0.1 in front of real stub upstreams, configured through its public settings."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from proxy.app import create_app
+from proxy.settings import load_settings
+from tests.conftest import watch_secret
+from tests.support.cek import EXTENSION_ID, PEER_EXTENSION_ID, CekSigner
+from tests.support.stubs import StubCekBackend, StubChatbot
+
+CHATBOT_SECRET = watch_secret("chatbot-secret-4YhQm9vTz2Ls")
+
+ServerFactory = Callable[..., Awaitable[TestServer]]
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+ProxyFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture(scope="session")
+def signer() -> CekSigner:
+    return CekSigner()
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, signer: CekSigner) -> Path:
+    path = tmp_path / "cek-test-key.pem"
+    path.write_bytes(signer.public_pem)
+    return path
+
+
+@pytest.fixture
+def secret_file(tmp_path: Path) -> Path:
+    path = tmp_path / "chatbot-secret"
+    path.write_text(CHATBOT_SECRET + "\n")
+    return path
+
+
+@pytest.fixture
+async def chatbot(aiohttp_server: ServerFactory) -> tuple[StubChatbot, str]:
+    stub = StubChatbot(CHATBOT_SECRET)
+    server = await aiohttp_server(stub.app())
+    return stub, str(server.make_url("/custom/v1/1234/abcdef"))
+
+
+@pytest.fixture
+async def backend(aiohttp_server: ServerFactory) -> tuple[StubCekBackend, str]:
+    stub = StubCekBackend()
+    server = await aiohttp_server(stub.app())
+    return stub, str(server.make_url("/clova"))
+
+
+@pytest.fixture
+def base_env(key_file: Path, secret_file: Path, chatbot: tuple[StubChatbot, str]) -> dict[str, str]:
+    return {
+        "CEK_PROXY_EXTENSION_IDS": f"{EXTENSION_ID},{PEER_EXTENSION_ID}",
+        "CEK_PROXY_CEK_PUBLIC_KEY_FILES": str(key_file),
+        "CEK_PROXY_CHATBOT_URL": chatbot[1],
+        "CEK_PROXY_CHATBOT_SECRET_FILE": str(secret_file),
+    }
+
+
+@pytest.fixture
+def start_proxy(aiohttp_client: ClientFactory, base_env: dict[str, str], tmp_path: Path) -> ProxyFactory:
+    """Start the proxy with the base settings, changed by `env` and an optional TOML `config`."""
+
+    async def start(config: str | None = None, **env: str) -> TestClient[Any, Any]:
+        environ = {**base_env, **env}
+        if config is not None:
+            path = tmp_path / "cek-proxy.toml"
+            path.write_text(config)
+            environ["CEK_PROXY_CONFIG_FILE"] = str(path)
+        return await aiohttp_client(create_app(load_settings(environ)))
+
+    return start

@@ -1,0 +1,139 @@
+"""Health, readiness, metrics, JSON logs, and a graceful stop on SIGTERM, on a real proxy process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.proxy.conftest import CHATBOT_SECRET, ProxyFactory
+from tests.support.cek import ACCESS_TOKEN, CekSigner, intent, launch
+from tests.support.stubs import Failure, StubChatbot
+
+
+async def test_health_and_readiness(start_proxy: ProxyFactory) -> None:
+    client = await start_proxy()
+    assert await (await client.get("/healthz")).json() == {"status": "alive"}
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert await ready.json() == {"status": "ready", "keys": 1}
+
+
+async def test_metrics_count_requests_outcomes_and_verification_failures(
+    start_proxy: ProxyFactory, signer: CekSigner
+) -> None:
+    client = await start_proxy()
+    body = launch()
+    await client.post("/cek", data=body, headers=signer.headers(body))
+    await client.post("/cek", data=body, headers={"SignatureCEK": "AAAA"})
+    await client.post("/cek", data=body)
+    text = await (await client.get("/metrics")).text()
+    assert 'cek_proxy_requests_total{outcome="answered",type="LaunchRequest"} 1.0' in text
+    assert 'cek_proxy_signature_failures_total{reason="invalid"} 1.0' in text
+    assert 'cek_proxy_signature_failures_total{reason="missing"} 1.0' in text
+    assert 'cek_proxy_upstream_latency_seconds_count{outcome="ok",upstream="chatbot"} 1.0' in text
+
+
+async def test_responses_carry_a_request_id(start_proxy: ProxyFactory) -> None:
+    client = await start_proxy()
+    assert len((await client.get("/healthz")).headers["X-Request-Id"]) == 32
+    echoed = await client.get("/healthz", headers={"X-Request-Id": "abc-123-def-456"})
+    assert echoed.headers["X-Request-Id"] == "abc-123-def-456"
+    forged = await client.get("/healthz", headers={"X-Request-Id": '"},{"level":"forged'})
+    assert len(forged.headers["X-Request-Id"]) == 32  # replaced, not echoed into logs
+
+
+class ProxyProcess:
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self.process, self.port = process, port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        assert self.process.stderr is not None
+        return [json.loads(line) for line in self.process.stderr.read().splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+async def proxy_process(
+    base_env: dict[str, str], unused_tcp_port_factory: Callable[[], int]
+) -> AsyncIterator[Callable[..., Any]]:
+    started: list[ProxyProcess] = []
+
+    async def start(**env: str) -> ProxyProcess:
+        port = unused_tcp_port_factory()
+        environ = {"PATH": os.environ["PATH"], **base_env, "CEK_PROXY_LISTEN": f"127.0.0.1:{port}", **env}
+        process = subprocess.Popen(  # noqa: ASYNC220 - started once, read after it exits
+            [sys.executable, "-m", "proxy"],
+            env=environ,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
+        proxy = ProxyProcess(process, port)
+        started.append(proxy)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"{proxy.url}/readyz") as resp:
+                        if resp.status == 200:
+                            return proxy
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+        raise AssertionError("the proxy did not become ready")
+
+    yield start
+    for proxy in started:
+        if proxy.process.poll() is None:
+            proxy.process.kill()
+            proxy.process.wait()
+
+
+async def test_sigterm_finishes_in_flight_requests_then_exits_0(
+    proxy_process: Callable[..., Any], signer: CekSigner, chatbot: tuple[StubChatbot, str]
+) -> None:
+    chatbot[0].failure = Failure("slow", delay=1.0)  # the answer is on its way when SIGTERM arrives
+    proxy: ProxyProcess = await proxy_process()
+    body = intent("AskOrderStatus", {"product": "이어폰"}, token=ACCESS_TOKEN)
+    async with aiohttp.ClientSession() as session:
+        in_flight = asyncio.create_task(
+            session.post(f"{proxy.url}/cek", data=body, headers=signer.headers(body))
+        )
+        await asyncio.sleep(0.4)
+        proxy.process.send_signal(signal.SIGTERM)
+        resp = await in_flight
+        assert resp.status == 200
+        await resp.read()
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await session.get(f"{proxy.url}/healthz")
+    assert await asyncio.to_thread(proxy.process.wait, 15) == 0
+
+
+async def test_log_lines_are_json_with_request_ids_and_no_secrets(
+    proxy_process: Callable[..., Any], signer: CekSigner
+) -> None:
+    proxy: ProxyProcess = await proxy_process(CEK_PROXY_LOG_LEVEL="debug")
+    body = intent("AskOrderStatus", {"product": "이어폰"}, token=ACCESS_TOKEN)
+    headers = signer.headers(body)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{proxy.url}/cek", data=body, headers=headers) as resp,
+    ):
+        assert resp.status == 200
+    proxy.process.send_signal(signal.SIGTERM)
+    await asyncio.to_thread(proxy.process.wait, 15)
+    lines = proxy.log_lines()
+    access = [line for line in lines if line.get("path") == "/cek"]
+    assert access[0]["status"] == 200
+    assert access[0]["cek_type"] == "IntentRequest"
+    assert len(access[0]["request_id"]) == 32
+    everything = json.dumps(lines, ensure_ascii=False)
+    for secret in (CHATBOT_SECRET, ACCESS_TOKEN, headers["SignatureCEK"], "이어폰"):
+        assert secret not in everything

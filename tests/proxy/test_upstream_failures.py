@@ -1,0 +1,109 @@
+"""Upstream trouble never reaches CEK as an error or as silence: it becomes a spoken apology in time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from proxy.cek.response import is_valid_cek_response
+from tests.proxy.conftest import ProxyFactory
+from tests.support.cek import CekSigner, intent, speech_texts
+from tests.support.stubs import Failure, StubCekBackend, StubChatbot
+
+CEK_DEADLINE = 8.0
+APOLOGY_KO = "죄송합니다. 지금은 답변을 드릴 수 없어요. 잠시 후에 다시 말씀해 주세요."
+
+
+async def _assert_apology(client: Any, signer: CekSigner, locale: str = "ko-KR") -> dict[str, Any]:
+    body = intent("AskOrderStatus", {"product": "이어폰"}, locale=locale)
+    started = time.monotonic()
+    resp = await client.post("/cek", data=body, headers=signer.headers(body))
+    elapsed = time.monotonic() - started
+    assert resp.status == 200
+    document: dict[str, Any] = await resp.json()
+    assert is_valid_cek_response(document)
+    assert document["response"]["shouldEndSession"] is True
+    assert elapsed < CEK_DEADLINE
+    return document
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [Failure("status", status=500), Failure("status", status=404), Failure("junk"), Failure("drop")],
+    ids=["http-500", "http-404", "junk-html", "dropped-connection"],
+)
+async def test_chatbot_failures_become_the_apology(
+    failure: Failure, start_proxy: ProxyFactory, signer: CekSigner, chatbot: tuple[StubChatbot, str]
+) -> None:
+    chatbot[0].failure = failure
+    client = await start_proxy()
+    assert speech_texts(await _assert_apology(client, signer)) == [APOLOGY_KO]
+
+
+async def test_a_chatbot_slower_than_the_upstream_timeout_gets_the_apology_within_the_deadline(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: tuple[StubChatbot, str]
+) -> None:
+    chatbot[0].failure = Failure("slow", delay=5)
+    client = await start_proxy(CEK_PROXY_UPSTREAM_TIMEOUT="0.5")
+    started = time.monotonic()
+    await _assert_apology(client, signer)
+    assert time.monotonic() - started < 5  # answered at the timeout, not when the chatbot finished
+
+
+async def test_a_chatbot_that_refuses_connections_is_tried_twice_then_apologised_for(
+    start_proxy: ProxyFactory, signer: CekSigner, unused_tcp_port: int
+) -> None:
+    client = await start_proxy(CEK_PROXY_CHATBOT_URL=f"http://127.0.0.1:{unused_tcp_port}/custom")
+    await _assert_apology(client, signer)
+    metrics = await (await client.get("/metrics")).text()
+    assert 'cek_proxy_requests_total{outcome="upstream_connection",type="IntentRequest"} 1.0' in metrics
+
+
+async def test_a_chatbot_with_a_wrong_secret_is_an_upstream_failure(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: tuple[StubChatbot, str], tmp_path: Any
+) -> None:
+    wrong = tmp_path / "wrong-secret"
+    wrong.write_text("not-the-secret")
+    client = await start_proxy(CEK_PROXY_CHATBOT_SECRET_FILE=str(wrong))
+    await _assert_apology(client, signer)
+    assert chatbot[0].rejected == 1
+
+
+async def test_the_apology_is_in_the_request_language_and_configurable(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: tuple[StubChatbot, str]
+) -> None:
+    chatbot[0].failure = Failure("junk")
+    client = await start_proxy(config='[messages.apology]\nja = "ただいま混み合っています。"\n')
+    assert speech_texts(await _assert_apology(client, signer, locale="ja-JP")) == [
+        "ただいま混み合っています。"
+    ]
+    assert speech_texts(await _assert_apology(client, signer, locale="en-US"))[0].startswith("Sorry")
+
+
+@pytest.mark.parametrize(
+    ("answer", "failure"),
+    [
+        (b'{"response": {}}', None),
+        (b"[]", None),
+        (b"not json", None),
+        (None, Failure("status", status=502)),
+        (None, Failure("slow", delay=3)),
+    ],
+    ids=["no-shouldEndSession", "array", "not-json", "http-502", "slow"],
+)
+async def test_passthrough_backend_failures_become_the_apology(
+    answer: bytes | None,
+    failure: Failure | None,
+    start_proxy: ProxyFactory,
+    signer: CekSigner,
+    backend: tuple[StubCekBackend, str],
+) -> None:
+    if answer is not None:
+        backend[0].answer = answer
+    backend[0].failure = failure
+    client = await start_proxy(
+        CEK_PROXY_MODE="passthrough", CEK_PROXY_PASSTHROUGH_URL=backend[1], CEK_PROXY_UPSTREAM_TIMEOUT="1"
+    )
+    assert speech_texts(await _assert_apology(client, signer)) == [APOLOGY_KO]

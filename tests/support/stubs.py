@@ -1,0 +1,143 @@
+"""Stand-ins for the proxy's upstreams, served over real HTTP.
+
+`StubChatbot` behaves like a CLOVA Chatbot Custom API invoke URL: it refuses a request whose
+`X-NCP-CHATBOT_SIGNATURE` does not match the body, and answers v2 replies. `StubCekBackend` is an
+extension backend for passthrough mode. Both record what they received, and can be told to fail in
+the ways real upstreams fail (slow, 5xx, junk, dropped connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from proxy.chatbot.protocol import SIGNATURE_HEADER, signature_matches
+
+WELCOME_BUTTONS = (("배송 조회", "배송 조회 시작"), ("반품 신청", "반품 접수"))
+
+
+def text_bubble(text: str) -> dict[str, Any]:
+    return {"type": "text", "data": {"description": text}}
+
+
+def button(title: str, postback: str) -> dict[str, Any]:
+    action = {"type": "postback", "data": {"postback": postback, "postbackFull": postback}}
+    return {
+        "rowSpan": 1,
+        "colSpan": 1,
+        "data": {"type": "button", "title": title, "data": {"type": "basic", "action": action}},
+    }
+
+
+def link_button(title: str, url: str) -> dict[str, Any]:
+    action = {"type": "link", "data": {"url": url}}
+    return {
+        "rowSpan": 1,
+        "colSpan": 1,
+        "data": {"type": "button", "title": title, "data": {"type": "basic", "action": action}},
+    }
+
+
+def template_bubble(cover: str, buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    rows = [[button(title, postback)] for title, postback in buttons]
+    rows.append([link_button("웹에서 보기", "https://help.example.com/")])
+    return {"type": "template", "data": {"cover": text_bubble(cover), "contentTable": rows}}
+
+
+@dataclass
+class Failure:
+    """How the next replies fail: `status` (an HTTP error), `junk`, `drop` or `delay` seconds."""
+
+    kind: str
+    delay: float = 0.0
+    status: int = 500
+
+
+@dataclass
+class StubChatbot:
+    secret: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    scripted: deque[dict[str, Any]] = field(default_factory=deque)
+    failure: Failure | None = None
+
+    def reply_next(self, bubbles: list[dict[str, Any]], scenario: str | None = None) -> None:
+        """Queue the bubbles of the next reply (otherwise the stub echoes the text it got)."""
+        self.scripted.append({"bubbles": bubbles, **({"scenario": {"name": scenario}} if scenario else {})})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/custom/v1/{domain}/{hash}", self.handle)
+        return app
+
+    def default_reply(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message.get("event") == "open":
+            return {"bubbles": [template_bubble("안녕하세요. 고객센터 도우미입니다.", WELCOME_BUTTONS)]}
+        text = message["bubbles"][-1]["data"]["description"] if message.get("bubbles") else ""
+        return {"bubbles": [text_bubble(f"답변: {text}")]}
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if not signature_matches(body, self.secret, request.headers.get(SIGNATURE_HEADER)):
+            self.rejected += 1
+            error = {"error": {"errorCode": "200", "message": "Authentication Failed"}}
+            return web.json_response(error, status=401)
+        message = json.loads(body)
+        self.received.append(message)
+        if self.failure:
+            return await fail(request, self.failure)
+        reply = self.scripted.popleft() if self.scripted else self.default_reply(message)
+        document = {"version": "v2", "userId": message["userId"], "timestamp": message["timestamp"], **reply}
+        return web.json_response({**document, "event": message["event"]})
+
+
+async def fail(request: web.Request, failure: Failure) -> web.StreamResponse:
+    if failure.delay:
+        await asyncio.sleep(failure.delay)
+    if failure.kind == "status":
+        return web.json_response({"error": {"message": "upstream failure"}}, status=failure.status)
+    if failure.kind == "junk":
+        return web.Response(body=b"<html>502 Bad Gateway</html>", content_type="text/html")
+    if failure.kind == "drop" and request.transport is not None:
+        request.transport.close()
+    return web.json_response({"late": True})
+
+
+def valid_cek_answer(text: str) -> dict[str, Any]:
+    speech = {"type": "SimpleSpeech", "values": {"type": "PlainText", "lang": "ko", "value": text}}
+    return {
+        "version": "1.0",
+        "sessionAttributes": {},
+        "response": {"outputSpeech": speech, "card": {}, "directives": [], "shouldEndSession": True},
+    }
+
+
+@dataclass
+class Received:
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class StubCekBackend:
+    """An extension backend: records the exact bytes and headers, answers a CEK response."""
+
+    received: list[Received] = field(default_factory=list)
+    answer: bytes = json.dumps(valid_cek_answer("백엔드 응답입니다.")).encode()
+    failure: Failure | None = None
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/clova", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.received.append(Received(await request.read(), dict(request.headers)))
+        if self.failure:
+            return await fail(request, self.failure)
+        return web.Response(body=self.answer, content_type="application/json")
