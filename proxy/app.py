@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
+from proxy.accounts.linking import AccountLinker
+from proxy.accounts.store import MemoryTokenStore, RedisTokenStore, TokenCipher, TokenStore
+from proxy.accounts.tokens import TokenValidator
 from proxy.cek.signature import CekVerifier, Fetch, KeyFetchError, RemoteKey
 from proxy.chatbot.client import ChatbotClient
+from proxy.handlers.actions import action_endpoint
 from proxy.handlers.cek import cek_endpoint
 from proxy.handlers.ops import healthz, metrics, readyz
 from proxy.identity import UserIds
@@ -18,8 +21,17 @@ from proxy.modes.bridge import Bridge
 from proxy.modes.passthrough import Passthrough
 from proxy.modes.turn import TurnHandler, Voice
 from proxy.settings import Mode, Settings
-from proxy.state import METRICS, SETTINGS, TURNS, VERIFIER, VOICE
-from proxy.upstream import Upstream, UpstreamError, client_session
+from proxy.state import (
+    ACCOUNTS,
+    ACTION_UPSTREAM,
+    METRICS,
+    SETTINGS,
+    TOKEN_STORE,
+    TURNS,
+    VERIFIER,
+    VOICE,
+)
+from proxy.upstream import Upstream, UpstreamError, client_session, client_ssl_context
 
 KEY_FETCH_TIMEOUT = 3.0
 
@@ -29,8 +41,11 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[VOICE] = Voice(settings.config)
+    app.cleanup_ctx.append(token_store)
     app.cleanup_ctx.append(upstream_services)
     app.router.add_post("/cek", cek_endpoint)
+    app.router.add_route("GET", "/actions/{name}", action_endpoint)
+    app.router.add_route("POST", "/actions/{name}", action_endpoint)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
@@ -56,29 +71,49 @@ def _turns(settings: Settings, upstream: Upstream, voice: Voice) -> TurnHandler:
         return Passthrough(upstream, settings.passthrough_url, voice)
     assert settings.chatbot_url is not None  # enforced by load_settings
     assert settings.chatbot_secret is not None
-    user_key = settings.user_id_key.get_secret_value().encode() if settings.user_id_key else None
-    chatbot = ChatbotClient(upstream, settings.chatbot_url, settings.chatbot_secret)
-    return Bridge(chatbot, voice, UserIds(user_key))
+    return Bridge(ChatbotClient(upstream, settings.chatbot_url, settings.chatbot_secret), voice)
+
+
+def _store(settings: Settings) -> TokenStore:
+    if settings.token_store_url is None:
+        return MemoryTokenStore()
+    assert settings.token_key is not None  # enforced by load_settings
+    cipher = TokenCipher(settings.token_key)
+    return RedisTokenStore.from_url(settings.token_store_url, settings.token_store_password, cipher)
+
+
+async def token_store(app: web.Application) -> AsyncIterator[None]:
+    store = _store(app[SETTINGS])
+    app[TOKEN_STORE] = store
+    yield
+    await store.close()
 
 
 async def upstream_services(app: web.Application) -> AsyncIterator[None]:
     """The client session and everything that calls out through it, closed on shutdown."""
     settings, metrics = app[SETTINGS], app[METRICS]
-    session: aiohttp.ClientSession
     async with client_session(settings.upstream_ca_file) as session:
         remote = None
         if settings.cek_public_key_url:
             key_upstream = Upstream(
                 "cek_key", session, metrics, timeout=KEY_FETCH_TIMEOUT, max_reply_bytes=16384
             )
-            remote = RemoteKey(
-                settings.cek_public_key_url, _key_fetcher(key_upstream), ttl=settings.cek_public_key_ttl
-            )
+            fetch = _key_fetcher(key_upstream)
+            remote = RemoteKey(settings.cek_public_key_url, fetch, ttl=settings.cek_public_key_ttl)
             await remote.refresh()
         app[VERIFIER] = CekVerifier(settings.cek_public_keys, remote)
         name = "passthrough" if settings.mode is Mode.PASSTHROUGH else "chatbot"
         upstream = Upstream(name, session, metrics, timeout=settings.upstream_timeout)
         app[TURNS] = _turns(settings, upstream, app[VOICE])
+        app[ACTION_UPSTREAM] = Upstream("action", session, metrics, timeout=settings.upstream_timeout)
+        oauth_upstream = Upstream("oauth", session, metrics, timeout=KEY_FETCH_TIMEOUT)
+        validator = TokenValidator(
+            settings.config.oauth, oauth_upstream, client_ssl_context(settings.upstream_ca_file)
+        )
+        user_key = settings.user_id_key.get_secret_value().encode() if settings.user_id_key else None
+        app[ACCOUNTS] = AccountLinker(
+            settings.config, app[TOKEN_STORE], validator, UserIds(user_key), settings.token_ttl
+        )
         yield
         if remote:
             await remote.close()

@@ -11,24 +11,24 @@ import asyncio
 
 from aiohttp import web
 
-
-class BodyError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+from proxy.responses import RefusedError
 
 
 async def read_body(request: web.Request, *, max_bytes: int, timeout: float) -> bytes:
+    """The whole body, or RefusedError: 413 over `max_bytes`, 408 when not all in within `timeout`."""
+    too_large = RefusedError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise BodyError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
+        raise too_large
     chunks, size = [], 0
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.content.iter_any():
                 size += len(chunk)
                 if size > max_bytes:
-                    raise BodyError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
+                    raise RefusedError(
+                        413, "body_too_large", f"request body is larger than {max_bytes} bytes"
+                    )
                 chunks.append(chunk)
     except TimeoutError as exc:
-        raise BodyError(408, "body_timeout", f"request body not received within {timeout:g} s") from exc
+        raise RefusedError(408, "body_timeout", f"request body not received within {timeout:g} s") from exc
     return b"".join(chunks)

@@ -7,12 +7,24 @@ entries left out keep the shipped defaults.
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from proxy.urls import UpstreamUrl
 
 Language = Literal["ko", "ja", "en"]
 LANGUAGES: tuple[Language, ...] = ("ko", "ja", "en")
@@ -159,11 +171,101 @@ class Conversation(Strict):
     end_scenarios: list[str] = []
 
 
+class AccountLinking(StrEnum):
+    OFF = "off"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+# Asymmetric algorithms only: `none` and HMAC (which a public key would turn into a forgery) never.
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
+def _asymmetric(algorithms: list[str]) -> list[str]:
+    refused = [alg for alg in algorithms if alg not in ASYMMETRIC_ALGORITHMS]
+    if refused:
+        raise ValueError(f"not allowed: {', '.join(refused)} (allowed: {', '.join(ASYMMETRIC_ALGORITHMS)})")
+    return algorithms
+
+
+class OAuth(Strict):
+    """JWT access-token validation against the issuer's keys (JWKS or OIDC discovery)."""
+
+    jwks_url: UpstreamUrl | None = None
+    discovery_url: UpstreamUrl | None = None
+    issuer: str | None = None
+    audience: str | list[str] | None = None
+    algorithms: Annotated[list[str], AfterValidator(_asymmetric)] = Field(
+        default=["RS256", "ES256", "PS256"], min_length=1
+    )
+    leeway: float = Field(30.0, ge=0, le=300)
+    require_jwt: bool = False  # refuse opaque tokens instead of passing them through unvalidated
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> OAuth:
+        if (self.jwks_url is None) == (self.discovery_url is None):
+            raise ValueError("set exactly one of jwks_url and discovery_url")
+        return self
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+
+def _header_name(value: str) -> str:
+    if not _HEADER_NAME.match(value):
+        raise ValueError("must be an HTTP header name")
+    return value
+
+
+class TokenHeader(Strict):
+    """Where a user's access token goes on a call made on the user's behalf."""
+
+    token_header: Annotated[str, AfterValidator(_header_name)] = "Authorization"  # noqa: S105 - a header name
+    token_prefix: str | None = None  # default: "Bearer " for Authorization, nothing otherwise
+
+    def token_value(self, token: str) -> str:
+        prefix = self.token_prefix
+        if prefix is None:
+            prefix = "Bearer " if self.token_header.lower() == "authorization" else ""
+        return prefix + token
+
+
+class Action(TokenHeader):
+    """A backend that a chatbot action method reaches through `/actions/<name>`."""
+
+    url: UpstreamUrl
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    timeout: float = Field(3.0, gt=0, le=10)
+
+
+class ActionRelay(Strict):
+    user_id_field: str = Field("userId", min_length=1)
+
+
+ActionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
 class FileConfig(Strict):
     default_language: Language = "ko"
+    account_linking: AccountLinking = AccountLinking.OFF
     messages: Messages = Messages()
     utterances: Utterances = Utterances()
     conversation: Conversation = Conversation()
+    oauth: OAuth | None = None
+    actions: dict[ActionName, Action] = {}
+    action_relay: ActionRelay = ActionRelay()
+    passthrough: TokenHeader = TokenHeader()
 
 
 def load_file_config(path: Path) -> FileConfig:

@@ -6,14 +6,12 @@ problem, each naming the variable or config key at fault (never a secret's value
 
 from __future__ import annotations
 
-import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
@@ -27,6 +25,7 @@ from proxy.secret_files import (
     plain_secret_variables,
     read_secret_file,
 )
+from proxy.urls import RedisUrl, UpstreamUrl
 
 
 class SettingsError(Exception):
@@ -40,30 +39,6 @@ class SettingsError(Exception):
 class Mode(StrEnum):
     BRIDGE = "bridge"
     PASSTHROUGH = "passthrough"
-
-
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def upstream_url(value: str) -> str:
-    """An upstream URL must be https, except towards a loopback host."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError("must be an absolute https:// URL")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError("must use https (plain http is allowed only for loopback hosts)")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials; secrets come from *_FILE settings")
-    return value
 
 
 def comma_list(value: object) -> object:
@@ -88,7 +63,6 @@ class Listen:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-UpstreamUrl = Annotated[str, AfterValidator(upstream_url)]
 CommaList = Annotated[tuple[str, ...], BeforeValidator(comma_list)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 
@@ -111,6 +85,11 @@ class Environment(BaseModel):
     chatbot_secret_file: Path | None = Field(None, alias="CEK_PROXY_CHATBOT_SECRET_FILE")
     passthrough_url: UpstreamUrl | None = Field(None, alias="CEK_PROXY_PASSTHROUGH_URL")
     user_id_key_file: Path | None = Field(None, alias="CEK_PROXY_USER_ID_KEY_FILE")
+    action_key_file: Path | None = Field(None, alias="CEK_PROXY_ACTION_KEY_FILE")
+    token_store_url: RedisUrl | None = Field(None, alias="CEK_PROXY_TOKEN_STORE_URL")
+    token_store_password_file: Path | None = Field(None, alias="CEK_PROXY_TOKEN_STORE_PASSWORD_FILE")
+    token_key_file: Path | None = Field(None, alias="CEK_PROXY_TOKEN_KEY_FILE")
+    token_ttl: Annotated[float, Field(gt=0, le=30 * 86400)] = Field(3600.0, alias="CEK_PROXY_TOKEN_TTL")
     upstream_ca_file: Path | None = Field(None, alias="CEK_PROXY_UPSTREAM_CA_FILE")
     config_file: Path | None = Field(None, alias="CEK_PROXY_CONFIG_FILE")
     max_body_bytes: int = Field(64 * 1024, alias="CEK_PROXY_MAX_BODY_BYTES", ge=1024, le=8 * 1024 * 1024)
@@ -137,6 +116,11 @@ class Settings:
     chatbot_secret: SecretStr | None
     passthrough_url: str | None
     user_id_key: SecretStr | None
+    action_key: SecretStr | None
+    token_store_url: str | None
+    token_store_password: SecretStr | None
+    token_key: SecretStr | None
+    token_ttl: float
     upstream_ca_file: Path | None
     max_body_bytes: int
     body_timeout: float
@@ -231,6 +215,19 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     problems.check_file("CEK_PROXY_UPSTREAM_CA_FILE", env.upstream_ca_file)
     keys = problems.keys(env)
     config = problems.config(env.config_file)
+    action_key = problems.secret(
+        "CEK_PROXY_ACTION_KEY_FILE (needed by the [actions] of the config file)",
+        env.action_key_file,
+        required=bool(config.actions),
+    )
+    token_key = problems.secret(
+        "CEK_PROXY_TOKEN_KEY_FILE (needed with CEK_PROXY_TOKEN_STORE_URL)",
+        env.token_key_file,
+        required=env.token_store_url is not None,
+    )
+    token_store_password = problems.secret(
+        "CEK_PROXY_TOKEN_STORE_PASSWORD_FILE", env.token_store_password_file, required=False
+    )
     if problems.items:
         raise SettingsError(problems.items)
     return Settings(
@@ -244,6 +241,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         chatbot_secret=chatbot_secret,
         passthrough_url=env.passthrough_url,
         user_id_key=user_id_key,
+        action_key=action_key,
+        token_store_url=env.token_store_url,
+        token_store_password=token_store_password,
+        token_key=token_key,
+        token_ttl=env.token_ttl,
         upstream_ca_file=env.upstream_ca_file,
         max_body_bytes=env.max_body_bytes,
         body_timeout=env.body_timeout,

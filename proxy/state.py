@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from proxy.accounts.linking import AccountLinker
+from proxy.accounts.store import TokenStore
 from proxy.cek.signature import CekVerifier
 from proxy.metrics import Metrics
 from proxy.modes.turn import TurnHandler, Voice
 from proxy.settings import Settings
+from proxy.upstream import Upstream
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
 VOICE = web.AppKey("voice", Voice)
 VERIFIER = web.AppKey("verifier", CekVerifier)
 TURNS = web.AppKey("turns", TurnHandler)
+TOKEN_STORE = web.AppKey("token_store", TokenStore)
+ACCOUNTS = web.AppKey("accounts", AccountLinker)
+ACTION_UPSTREAM = web.AppKey("action_upstream", Upstream)
 
 # Per request: what the access log reports about the request.
 CEK_TYPE = web.RequestKey("cek_type", str)

@@ -11,47 +11,45 @@ import logging
 
 from aiohttp import web
 
-from proxy.body import BodyError, read_body
+from proxy.body import read_body
 from proxy.cek.request import CekFormatError, CekRequest, parse_cek_request
 from proxy.cek.signature import Verdict
 from proxy.modes.turn import TurnResult
-from proxy.responses import json_error
-from proxy.state import CEK_TYPE, METRICS, OUTCOME, SETTINGS, TURNS, VERIFIER, VOICE
+from proxy.responses import RefusedError
+from proxy.state import ACCOUNTS, CEK_TYPE, METRICS, OUTCOME, SETTINGS, TURNS, VERIFIER, VOICE
 
 log = logging.getLogger(__name__)
 
 CEK_CONTENT_TYPE = "application/json;charset=UTF-8"
 
 
-def _refuse(request: web.Request, status: int, code: str, message: str) -> web.Response:
-    request[OUTCOME] = code
-    request.app[METRICS].requests.labels(request.get(CEK_TYPE, "unknown"), code).inc()
-    return json_error(status, code, message)
-
-
-async def cek_endpoint(request: web.Request) -> web.Response:
+async def _verified_request(request: web.Request) -> tuple[CekRequest, bytes]:
+    """The parsed request and its raw bytes, or RefusedError (413/408, 401, 400, 403)."""
     settings = request.app[SETTINGS]
-    try:
-        body = await read_body(request, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
-    except BodyError as exc:
-        return _refuse(request, exc.status, exc.code, exc.message)
-
+    body = await read_body(request, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     verdict = await request.app[VERIFIER].verify(body, request.headers.get("SignatureCEK"))
     if verdict is not Verdict.OK:
         request.app[METRICS].signature_failures.labels(verdict.value).inc()
-        return _refuse(request, 401, "invalid_signature", "SignatureCEK is missing or invalid")
-
+        raise RefusedError(401, "invalid_signature", "SignatureCEK is missing or invalid")
     try:
         cek = parse_cek_request(json.loads(body))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        return _refuse(request, 400, "malformed_json", "the body is not JSON")
+        raise RefusedError(400, "malformed_json", "the body is not JSON") from None
     except CekFormatError as exc:
-        return _refuse(request, 400, "malformed_request", str(exc))
+        raise RefusedError(400, "malformed_request", str(exc)) from None
     request[CEK_TYPE] = cek.type
-
     if cek.application_id not in settings.extension_ids:
-        return _refuse(request, 403, "unknown_extension", "this extension id is not served here")
+        raise RefusedError(403, "unknown_extension", "this extension id is not served here")
+    return cek, body
 
+
+async def cek_endpoint(request: web.Request) -> web.Response:
+    try:
+        cek, body = await _verified_request(request)
+    except RefusedError as refused:
+        request[OUTCOME] = refused.code
+        request.app[METRICS].requests.labels(request.get(CEK_TYPE, "unknown"), refused.code).inc()
+        return refused.response()
     result = await _answer(request, cek, body)
     request[OUTCOME] = result.outcome
     request.app[METRICS].requests.labels(cek.type, result.outcome).inc()
@@ -60,7 +58,10 @@ async def cek_endpoint(request: web.Request) -> web.Response:
 
 async def _answer(request: web.Request, cek: CekRequest, body: bytes) -> TurnResult:
     try:
-        return await request.app[TURNS].respond(cek, body, request.headers)
+        account = await request.app[ACCOUNTS].on_turn(cek)
+        if account.needs_login:
+            return request.app[VOICE].login_prompt(cek)
+        return await request.app[TURNS].respond(cek, body, request.headers, account)
     except Exception:
         # A bug must not leave the user in silence: CEK still gets a spoken, valid answer.
         log.exception("turn failed", extra={"fields": {"cek_type": cek.type}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy.responses import json_response
-from proxy.state import METRICS, VERIFIER
+from proxy.state import METRICS, TOKEN_STORE, VERIFIER
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -13,11 +13,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    verifier = request.app.get(VERIFIER)
+    """Ready when CEK keys are loaded and the token store answers."""
+    verifier, store = request.app.get(VERIFIER), request.app.get(TOKEN_STORE)
     keys = verifier.key_count if verifier else 0
-    if keys == 0:
-        return json_response({"status": "starting", "keys": 0}, status=503)
-    return json_response({"status": "ready", "keys": keys})
+    store_ok = store is not None and await store.ping()
+    status = {"status": "ready" if keys and store_ok else "not_ready", "keys": keys, "token_store": store_ok}
+    return json_response(status, status=200 if keys and store_ok else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -11,59 +11,59 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
+from proxy.accounts.linking import Account
 from proxy.cek.request import EVENT, INTENT, LAUNCH, SESSION_ENDED, CekRequest
 from proxy.cek.response import MAX_SPEECH_ITEMS
 from proxy.chatbot.client import ChatbotClient
 from proxy.chatbot.protocol import OPEN, SEND, ChatbotReply, encode_request
 from proxy.chatbot.speech import Button, spoken_reply
 from proxy.chatbot.utterance import chosen_postback, session_state, utterance_text
-from proxy.identity import UserIds
 from proxy.modes.turn import TurnResult, Voice
 from proxy.upstream import UpstreamError
 
 
 class Bridge:
-    def __init__(self, chatbot: ChatbotClient, voice: Voice, user_ids: UserIds) -> None:
+    def __init__(self, chatbot: ChatbotClient, voice: Voice) -> None:
         self._chatbot = chatbot
         self._voice = voice
         self._config = voice.config
-        self._user_ids = user_ids
 
-    async def respond(self, cek: CekRequest, raw: bytes, headers: Mapping[str, str]) -> TurnResult:
+    async def respond(
+        self, cek: CekRequest, raw: bytes, headers: Mapping[str, str], account: Account
+    ) -> TurnResult:
         if cek.type == LAUNCH:
-            return await self._converse(cek, OPEN, None)
+            return await self._converse(cek, account, OPEN, None)
         if cek.type == INTENT:
-            return await self._intent(cek)
+            return await self._intent(cek, account)
         if cek.type == SESSION_ENDED:
             return self._voice.silence(cek, "session_ended")
         if cek.type == EVENT:
             return self._voice.silence(cek, "event")
         return self._voice.silence(cek, "unknown_type")
 
-    async def _intent(self, cek: CekRequest) -> TurnResult:
+    async def _intent(self, cek: CekRequest, account: Account) -> TurnResult:
         if cek.intent_name in self._config.conversation.end_intents:
             goodbye = self._voice.text(cek, self._voice.messages.goodbye)
             return self._voice.say(cek, [goodbye], "goodbye", end_session=True)
         text = utterance_text(cek, self._config.utterances, cek.language(self._config.default_language))
-        return await self._converse(cek, SEND, chosen_postback(text, cek) or text)
+        return await self._converse(cek, account, SEND, chosen_postback(text, cek) or text)
 
-    def chatbot_user_id(self, cek: CekRequest) -> str:
-        return self._user_ids.chatbot_user_id(cek.user_id or "anonymous")
-
-    async def _converse(self, cek: CekRequest, event: str, text: str | None) -> TurnResult:
-        body = encode_request(self.chatbot_user_id(cek), event, text, int(time.time() * 1000))
+    async def _converse(self, cek: CekRequest, account: Account, event: str, text: str | None) -> TurnResult:
+        body = encode_request(account.user, event, text, int(time.time() * 1000))
         try:
             reply = await self._chatbot.ask(body)
         except UpstreamError as failure:
             return self._voice.apology(cek, f"upstream_{failure.kind}")
-        return self._speak(cek, event, reply)
+        return self._speak(cek, account, event, reply)
 
-    def _speak(self, cek: CekRequest, event: str, reply: ChatbotReply) -> TurnResult:
+    def _speak(self, cek: CekRequest, account: Account, event: str, reply: ChatbotReply) -> TurnResult:
         spoken = spoken_reply(reply.bubbles)
         texts = list(spoken.texts)
         if not texts:
             fallback = self._voice.messages.welcome if event == OPEN else self._voice.messages.unspeakable
             texts = [self._voice.text(cek, fallback)]
+        if account.just_linked:
+            texts.insert(0, self._voice.text(cek, self._voice.messages.login_success))
         end = reply.scenario is not None and reply.scenario in self._config.conversation.end_scenarios
         menu = None if end else self._menu(cek, spoken.buttons)
         if menu:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from proxy.accounts.linking import Account
 from proxy.cek.request import CekRequest
 from proxy.cek.response import is_valid_cek_response
+from proxy.config_file import TokenHeader
 from proxy.modes.turn import TurnResult, Voice
 from proxy.upstream import Upstream, UpstreamError
 
@@ -22,18 +24,25 @@ class Passthrough:
         self._upstream = upstream
         self._url = url
         self._voice = voice
+        self._token_header: TokenHeader = voice.config.passthrough
 
-    def forward_headers(self, cek: CekRequest, headers: Mapping[str, str]) -> dict[str, str]:
-        return {
+    def forward_headers(self, headers: Mapping[str, str], account: Account) -> dict[str, str]:
+        """CEK's headers that matter, plus the user's token where the user has a usable one."""
+        forwarded = {
             "Content-Type": "application/json;charset=UTF-8",
             "Accept": "application/json",
             SIGNATURE_HEADER: headers.get(SIGNATURE_HEADER, ""),
         }
+        if account.token:
+            forwarded[self._token_header.token_header] = self._token_header.token_value(account.token)
+        return forwarded
 
-    async def respond(self, cek: CekRequest, raw: bytes, headers: Mapping[str, str]) -> TurnResult:
+    async def respond(
+        self, cek: CekRequest, raw: bytes, headers: Mapping[str, str], account: Account
+    ) -> TurnResult:
         try:
             reply = await self._upstream.request(
-                "POST", self._url, data=raw, headers=self.forward_headers(cek, headers)
+                "POST", self._url, data=raw, headers=self.forward_headers(headers, account)
             )
         except UpstreamError as failure:
             return self._voice.apology(cek, f"upstream_{failure.kind}")

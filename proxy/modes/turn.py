@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from proxy.accounts.linking import Account
 from proxy.cek.request import CekRequest
 from proxy.cek.response import cek_response
 from proxy.config_file import FileConfig, LocalizedText
@@ -19,7 +20,9 @@ class TurnResult:
 
 
 class TurnHandler(Protocol):
-    async def respond(self, cek: CekRequest, raw: bytes, headers: Mapping[str, str]) -> TurnResult:
+    async def respond(
+        self, cek: CekRequest, raw: bytes, headers: Mapping[str, str], account: Account
+    ) -> TurnResult:
         """Answer one verified CEK request; never raises for upstream trouble (it apologises instead)."""
 
 
@@ -55,6 +58,10 @@ class Voice:
 
     def apology(self, cek: CekRequest, outcome: str) -> TurnResult:
         return self.say(cek, [self.text(cek, self.messages.apology)], outcome, end_session=True)
+
+    def login_prompt(self, cek: CekRequest) -> TurnResult:
+        """Ask the user to link an account in the CLOVA app; there is no CEK directive for it."""
+        return self.say(cek, [self.text(cek, self.messages.login_prompt)], "login_prompt", end_session=True)
 
     def silence(self, cek: CekRequest, outcome: str) -> TurnResult:
         """CEK's minimal valid response: nothing to say, session over."""

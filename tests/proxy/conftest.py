@@ -13,9 +13,10 @@ from proxy.app import create_app
 from proxy.settings import load_settings
 from tests.conftest import watch_secret
 from tests.support.cek import EXTENSION_ID, PEER_EXTENSION_ID, CekSigner
-from tests.support.stubs import StubCekBackend, StubChatbot
+from tests.support.stubs import StubActionBackend, StubCekBackend, StubChatbot
 
 CHATBOT_SECRET = watch_secret("chatbot-secret-4YhQm9vTz2Ls")
+ACTION_KEY = watch_secret("action-key-Vb7Xq2Lp9Wd4")
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -78,3 +79,29 @@ def start_proxy(aiohttp_client: ClientFactory, base_env: dict[str, str], tmp_pat
         return await aiohttp_client(create_app(load_settings(environ)))
 
     return start
+
+
+@pytest.fixture
+async def orders_backend(aiohttp_server: ServerFactory) -> tuple[StubActionBackend, str]:
+    stub = StubActionBackend()
+    server = await aiohttp_server(stub.app())
+    return stub, str(server.make_url("/orders"))
+
+
+@pytest.fixture
+def action_key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "action-key"
+    path.write_text(ACTION_KEY)
+    return path
+
+
+def linking_config(mode: str, backend_url: str, extra: str = "") -> str:
+    return f"""
+account_linking = "{mode}"
+
+[actions.orders]
+url = "{backend_url}"
+method = "POST"
+token_header = "Authorization"
+{extra}
+"""

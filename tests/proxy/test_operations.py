@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 
 from tests.proxy.conftest import CHATBOT_SECRET, ProxyFactory
 from tests.support.cek import ACCESS_TOKEN, CekSigner, intent, launch
+from tests.support.processes import ProxyProcess, start_proxy_process
 from tests.support.stubs import Failure, StubChatbot
 
 
@@ -24,7 +21,7 @@ async def test_health_and_readiness(start_proxy: ProxyFactory) -> None:
     assert await (await client.get("/healthz")).json() == {"status": "alive"}
     ready = await client.get("/readyz")
     assert ready.status == 200
-    assert await ready.json() == {"status": "ready", "keys": 1}
+    assert await ready.json() == {"status": "ready", "keys": 1, "token_store": True}
 
 
 async def test_metrics_count_requests_outcomes_and_verification_failures(
@@ -51,56 +48,26 @@ async def test_responses_carry_a_request_id(start_proxy: ProxyFactory) -> None:
     assert len(forged.headers["X-Request-Id"]) == 32  # replaced, not echoed into logs
 
 
-class ProxyProcess:
-    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
-        self.process, self.port = process, port
-        self.url = f"http://127.0.0.1:{port}"
-
-    def log_lines(self) -> list[dict[str, Any]]:
-        assert self.process.stderr is not None
-        return [json.loads(line) for line in self.process.stderr.read().splitlines() if line.startswith("{")]
-
-
 @pytest.fixture
 async def proxy_process(
     base_env: dict[str, str], unused_tcp_port_factory: Callable[[], int]
-) -> AsyncIterator[Callable[..., Any]]:
+) -> AsyncIterator[Callable[..., Awaitable[ProxyProcess]]]:
     started: list[ProxyProcess] = []
 
     async def start(**env: str) -> ProxyProcess:
-        port = unused_tcp_port_factory()
-        environ = {"PATH": os.environ["PATH"], **base_env, "CEK_PROXY_LISTEN": f"127.0.0.1:{port}", **env}
-        process = subprocess.Popen(  # noqa: ASYNC220 - started once, read after it exits
-            [sys.executable, "-m", "proxy"],
-            env=environ,
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-        )
-        proxy = ProxyProcess(process, port)
-        started.append(proxy)
-        async with aiohttp.ClientSession() as session:
-            for _ in range(100):
-                try:
-                    async with session.get(f"{proxy.url}/readyz") as resp:
-                        if resp.status == 200:
-                            return proxy
-                except aiohttp.ClientConnectionError:
-                    await asyncio.sleep(0.1)
-        raise AssertionError("the proxy did not become ready")
+        started.append(await start_proxy_process({**base_env, **env}, unused_tcp_port_factory()))
+        return started[-1]
 
     yield start
     for proxy in started:
-        if proxy.process.poll() is None:
-            proxy.process.kill()
-            proxy.process.wait()
+        proxy.stop()
 
 
 async def test_sigterm_finishes_in_flight_requests_then_exits_0(
-    proxy_process: Callable[..., Any], signer: CekSigner, chatbot: tuple[StubChatbot, str]
+    proxy_process: Callable[..., Awaitable[ProxyProcess]], signer: CekSigner, chatbot: tuple[StubChatbot, str]
 ) -> None:
     chatbot[0].failure = Failure("slow", delay=1.0)  # the answer is on its way when SIGTERM arrives
-    proxy: ProxyProcess = await proxy_process()
+    proxy = await proxy_process()
     body = intent("AskOrderStatus", {"product": "이어폰"}, token=ACCESS_TOKEN)
     async with aiohttp.ClientSession() as session:
         in_flight = asyncio.create_task(
@@ -117,9 +84,9 @@ async def test_sigterm_finishes_in_flight_requests_then_exits_0(
 
 
 async def test_log_lines_are_json_with_request_ids_and_no_secrets(
-    proxy_process: Callable[..., Any], signer: CekSigner
+    proxy_process: Callable[..., Awaitable[ProxyProcess]], signer: CekSigner
 ) -> None:
-    proxy: ProxyProcess = await proxy_process(CEK_PROXY_LOG_LEVEL="debug")
+    proxy = await proxy_process(CEK_PROXY_LOG_LEVEL="debug")
     body = intent("AskOrderStatus", {"product": "이어폰"}, token=ACCESS_TOKEN)
     headers = signer.headers(body)
     async with (

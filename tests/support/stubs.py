@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from proxy.chatbot.protocol import SIGNATURE_HEADER, signature_matches
@@ -59,12 +60,25 @@ class Failure:
 
 
 @dataclass
+class ActionCall:
+    """Makes the stub chatbot answer `send` by calling an action method, as a real one would."""
+
+    url: str  # the proxy's /actions/<name>
+    key: str  # the shared action key
+    # What a sloppy caller might send along; the relay must not pass it on.
+    extra_headers: dict[str, str] = field(
+        default_factory=lambda: {"Authorization": "Basic c3RyYXk6Y3JlZHM=", "Cookie": "session=stray"}
+    )
+
+
+@dataclass
 class StubChatbot:
     secret: str
     received: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
     scripted: deque[dict[str, Any]] = field(default_factory=deque)
     failure: Failure | None = None
+    action: ActionCall | None = None
 
     def reply_next(self, bubbles: list[dict[str, Any]], scenario: str | None = None) -> None:
         """Queue the bubbles of the next reply (otherwise the stub echoes the text it got)."""
@@ -91,9 +105,41 @@ class StubChatbot:
         self.received.append(message)
         if self.failure:
             return await fail(request, self.failure)
-        reply = self.scripted.popleft() if self.scripted else self.default_reply(message)
+        if self.scripted:
+            reply = self.scripted.popleft()
+        elif self.action and message.get("event") == "send":
+            reply = await self.call_action(self.action, message)
+        else:
+            reply = self.default_reply(message)
         document = {"version": "v2", "userId": message["userId"], "timestamp": message["timestamp"], **reply}
         return web.json_response({**document, "event": message["event"]})
+
+    async def call_action(self, action: ActionCall, message: dict[str, Any]) -> dict[str, Any]:
+        headers = {"X-CEK-Proxy-Key": action.key, **action.extra_headers}
+        body = {"userId": message["userId"], "item": "무선 이어폰"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(action.url, json=body, params={"lang": "ko"}, headers=headers) as resp,
+        ):
+            answer, status = await resp.json(), resp.status
+        return {"bubbles": [text_bubble(f"액션 {status}: {json.dumps(answer, ensure_ascii=False)}")]}
+
+
+@dataclass
+class StubActionBackend:
+    """A backend behind the action relay: records what it got, answers with what it saw."""
+
+    received: list[Received] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/orders", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.received.append(Received(body, dict(request.headers), dict(request.query), request.method))
+        return web.json_response({"orders": 2}, status=200)
 
 
 async def fail(request: web.Request, failure: Failure) -> web.StreamResponse:
@@ -121,6 +167,8 @@ def valid_cek_answer(text: str) -> dict[str, Any]:
 class Received:
     body: bytes
     headers: dict[str, str]
+    query: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""CEK account linking: users' OAuth access tokens, validated, kept briefly, handed to their calls."""

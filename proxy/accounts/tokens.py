@@ -1,0 +1,131 @@
+"""Access-token checks.
+
+With `[oauth]` configured, a token that is a JWT is validated with PyJWT against the issuer's JWKS
+(fetched by `PyJWKClient`, cached): asymmetric algorithms from the allow-list only, `exp` required,
+`exp`/`nbf` with a small leeway, `iss` and `aud` when configured. Opaque tokens pass unvalidated
+unless `require_jwt` is set. Without `[oauth]` nothing is validated, but a JWT's own `exp` still
+bounds how long the token is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from proxy.config_file import OAuth
+from proxy.upstream import Upstream, UpstreamError
+from proxy.urls import upstream_url
+
+log = logging.getLogger(__name__)
+
+JWKS_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    valid: bool
+    expires_at: float | None = None  # epoch seconds, when the token says
+
+
+def _segment(part: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def looks_like_jwt(token: str) -> bool:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        header = _segment(parts[0])
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(header, dict) and "alg" in header
+
+
+def claimed_expiry(token: str) -> float | None:
+    """The `exp` a JWT claims, read without trusting it (it is only used to keep the token less long)."""
+    if not looks_like_jwt(token):
+        return None
+    try:
+        exp = _segment(token.split(".")[1]).get("exp")
+    except (binascii.Error, ValueError, AttributeError):
+        return None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
+class DiscoveryError(Exception):
+    """The OIDC discovery document could not be read."""
+
+
+class TokenValidator:
+    def __init__(self, oauth: OAuth | None, upstream: Upstream, ssl_context: ssl.SSLContext) -> None:
+        self._oauth = oauth
+        self._upstream = upstream
+        self._ssl = ssl_context
+        self._client: jwt.PyJWKClient | None = None
+        self._issuer = oauth.issuer if oauth else None
+        self._lock = asyncio.Lock()
+
+    async def check(self, token: str) -> TokenCheck:
+        if self._oauth is None:
+            return TokenCheck(True, claimed_expiry(token))
+        if not looks_like_jwt(token):
+            return TokenCheck(not self._oauth.require_jwt)
+        try:
+            claims = await self._validated_claims(token, self._oauth)
+        except (jwt.PyJWTError, DiscoveryError) as exc:
+            log.info("access token refused", extra={"fields": {"reason": type(exc).__name__}})
+            return TokenCheck(False)
+        return TokenCheck(True, float(claims["exp"]))
+
+    async def _validated_claims(self, token: str, oauth: OAuth) -> dict[str, Any]:
+        client = await self._jwks_client(oauth)
+        signing_key = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            signing_key.key,
+            algorithms=oauth.algorithms,
+            audience=oauth.audience,
+            issuer=self._issuer,
+            leeway=oauth.leeway,
+            options={"require": ["exp"], "verify_aud": oauth.audience is not None},
+        )
+        return claims
+
+    async def _jwks_client(self, oauth: OAuth) -> jwt.PyJWKClient:
+        async with self._lock:
+            if self._client is None:
+                jwks_url = oauth.jwks_url or await self._discover(oauth)
+                self._client = jwt.PyJWKClient(
+                    jwks_url, cache_jwk_set=True, lifespan=300, timeout=JWKS_TIMEOUT, ssl_context=self._ssl
+                )
+            return self._client
+
+    async def _discover(self, oauth: OAuth) -> str:
+        assert oauth.discovery_url is not None  # OAuth requires one of the two URLs
+        try:
+            reply = await self._upstream.request("GET", oauth.discovery_url, timeout=JWKS_TIMEOUT)
+            document: dict[str, Any] = json.loads(reply.body) if reply.ok else {}
+            jwks_uri = upstream_url(document["jwks_uri"])
+        except (UpstreamError, ValueError, TypeError, KeyError) as exc:
+            raise DiscoveryError(type(exc).__name__) from exc
+        if self._issuer is None and isinstance(document.get("issuer"), str):
+            self._issuer = document["issuer"]
+        return jwks_uri
+
+
+def keep_for(check: TokenCheck, ttl: float, now: float | None = None) -> float:
+    """Seconds to keep a token: the configured TTL, never past the token's own expiry."""
+    if check.expires_at is None:
+        return ttl
+    remaining = check.expires_at - (time.time() if now is None else now)
+    return max(1.0, min(ttl, remaining))
