@@ -103,7 +103,7 @@ async def upstream_services(app: web.Application) -> AsyncIterator[None]:
             await remote.refresh()
         app[VERIFIER] = CekVerifier(settings.cek_public_keys, remote)
         name = "passthrough" if settings.mode is Mode.PASSTHROUGH else "chatbot"
-        upstream = Upstream(name, session, metrics, timeout=settings.upstream_timeout)
+        upstream = Upstream(name, session, metrics, timeout=settings.upstream_timeout, replay_safe=True)
         app[TURNS] = _turns(settings, upstream, app[VOICE])
         app[ACTION_UPSTREAM] = Upstream("action", session, metrics, timeout=settings.upstream_timeout)
         oauth_upstream = Upstream("oauth", session, metrics, timeout=KEY_FETCH_TIMEOUT)

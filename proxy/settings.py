@@ -228,6 +228,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     token_store_password = problems.secret(
         "CEK_PROXY_TOKEN_STORE_PASSWORD_FILE", env.token_store_password_file, required=False
     )
+    if env.reuse_port and config.actions and env.token_store_url is None:
+        problems.items.append(
+            "CEK_PROXY_REUSE_PORT: worker processes do not share memory; "
+            "with [actions], set CEK_PROXY_TOKEN_STORE_URL so that they share tokens"
+        )
     if problems.items:
         raise SettingsError(problems.items)
     return Settings(

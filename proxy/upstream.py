@@ -20,6 +20,7 @@ from multidict import CIMultiDictProxy
 from proxy.metrics import Metrics
 
 MAX_REPLY_BYTES = 1024 * 1024
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 class UpstreamError(Exception):
@@ -82,12 +83,15 @@ class Upstream:
         *,
         timeout: float,
         max_reply_bytes: int = MAX_REPLY_BYTES,
+        replay_safe: bool = False,
     ) -> None:
+        """`replay_safe`: a request that may already have been sent can be sent again (chatbot turns)."""
         self.name = name
         self._session = session
         self._metrics = metrics
         self._timeout = timeout
         self._max_reply = max_reply_bytes
+        self._replay_safe = replay_safe
 
     async def request(
         self,
@@ -127,8 +131,11 @@ class Upstream:
             except TimeoutError as exc:
                 raise UpstreamError("timeout") from exc
             except aiohttp.ClientConnectionError as exc:
-                # Connection refused or reset, or a stale keep-alive connection: worth one more try.
-                if attempt == 2 or asyncio.get_running_loop().time() >= deadline:
+                # Refused: nothing was sent, one more try is safe. Dropped (a reset, a stale keep-alive
+                # connection): the request may have arrived, so only replay-safe requests go again.
+                unsent = isinstance(exc, aiohttp.ClientConnectorError)
+                retry = unsent or self._replay_safe or method in IDEMPOTENT_METHODS
+                if attempt == 2 or not retry or asyncio.get_running_loop().time() >= deadline:
                     raise UpstreamError("connection", type(exc).__name__) from exc
             except aiohttp.ClientError as exc:
                 raise UpstreamError("protocol", type(exc).__name__) from exc

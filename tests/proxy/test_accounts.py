@@ -19,7 +19,7 @@ from proxy.settings import SettingsError
 from tests.conftest import watch_secret
 from tests.proxy.conftest import ACTION_KEY, ProxyFactory, ServerFactory, linking_config
 from tests.support.cek import ACCESS_TOKEN, CekSigner, event, intent, launch, speech_texts
-from tests.support.stubs import ActionCall, StubActionBackend, StubCekBackend, StubChatbot
+from tests.support.stubs import ActionCall, Failure, StubActionBackend, StubCekBackend, StubChatbot
 
 LOGIN_PROMPT = "이 기능을 쓰려면 CLOVA 앱에서 계정을 연결해 주세요."
 LOGIN_SUCCESS = "계정이 연결되었어요."
@@ -128,6 +128,29 @@ async def test_action_relay_refusals(
     assert resp.status == status
     assert (await resp.json())["error"]["code"] == code
     assert orders_backend[0].received == []
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [(Failure("drop"), 502, "backend_connection"), (Failure("slow", delay=5), 504, "backend_timeout")],
+)
+async def test_a_failing_backend_gets_a_gateway_error_and_a_post_is_never_sent_twice(
+    start_linked_proxy: ProxyFactory,
+    signer: CekSigner,
+    chatbot: Chatbot,
+    orders_backend: tuple[StubActionBackend, str],
+    failure: Failure,
+    status: int,
+    code: str,
+) -> None:
+    client = await start_linked_proxy("optional", extra="timeout = 0.5")
+    await _turn(client, signer, launch(token=ACCESS_TOKEN))
+    orders_backend[0].failure = failure
+    user = chatbot[0].received[-1]["userId"]
+    resp = await client.post(f"/actions/orders?userId={user}", headers={"X-CEK-Proxy-Key": ACTION_KEY})
+    assert resp.status == status
+    assert (await resp.json())["error"]["code"] == code
+    assert len(orders_backend[0].received) == 1
 
 
 async def test_skill_disabled_forgets_the_user(

@@ -104,6 +104,21 @@ def test_a_bad_config_file_key_is_named(
     assert named in _problems({**base_env, "CEK_PROXY_CONFIG_FILE": str(path)})
 
 
+def test_several_workers_with_actions_need_a_shared_token_store(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
+    config, key = tmp_path / "actions.toml", tmp_path / "action-key"
+    config.write_text('[actions.orders]\nurl = "https://backend.example/orders"\n')
+    key.write_text("k" * 20)
+    environ = {
+        **base_env,
+        "CEK_PROXY_REUSE_PORT": "true",
+        "CEK_PROXY_CONFIG_FILE": str(config),
+        "CEK_PROXY_ACTION_KEY_FILE": str(key),
+    }
+    assert "CEK_PROXY_TOKEN_STORE_URL" in _problems(environ)
+
+
 def test_all_problems_are_reported_at_once(base_env: dict[str, str]) -> None:
     environ = {
         **base_env,

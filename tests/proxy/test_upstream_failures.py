@@ -40,6 +40,8 @@ async def test_chatbot_failures_become_the_apology(
     chatbot[0].failure = failure
     client = await start_proxy()
     assert speech_texts(await _assert_apology(client, signer)) == [APOLOGY_KO]
+    # A dropped connection is retried once (a chatbot turn is safe to replay); other failures are not.
+    assert len(chatbot[0].received) == (2 if failure.kind == "drop" else 1)
 
 
 async def test_a_chatbot_slower_than_the_upstream_timeout_gets_the_apology_within_the_deadline(

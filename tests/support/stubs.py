@@ -130,15 +130,18 @@ class StubActionBackend:
     """A backend behind the action relay: records what it got, answers with what it saw."""
 
     received: list[Received] = field(default_factory=list)
+    failure: Failure | None = None
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/orders", self.handle)
         return app
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.received.append(Received(body, dict(request.headers), dict(request.query), request.method))
+        if self.failure:
+            return await fail(request, self.failure)
         return web.json_response({"orders": 2}, status=200)
 
 
