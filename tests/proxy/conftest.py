@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from proxy.app import create_app
@@ -42,18 +43,30 @@ def secret_file(tmp_path: Path) -> Path:
     return path
 
 
+async def serve(aiohttp_server: ServerFactory, app: web.Application, path: str) -> str:
+    """Serve `app` on 127.0.0.1 for the test; the URL of `path` on it."""
+    server = await aiohttp_server(app)
+    return str(server.make_url(path))
+
+
+async def cek_turn(client: TestClient[Any, Any], signer: CekSigner, body: bytes) -> dict[str, Any]:
+    """POST a signed CEK request; the CEK response, which must come with 200."""
+    resp = await client.post("/cek", data=body, headers=signer.headers(body))
+    assert resp.status == 200
+    document: dict[str, Any] = await resp.json()
+    return document
+
+
 @pytest.fixture
 async def chatbot(aiohttp_server: ServerFactory) -> tuple[StubChatbot, str]:
     stub = StubChatbot(CHATBOT_SECRET)
-    server = await aiohttp_server(stub.app())
-    return stub, str(server.make_url("/custom/v1/1234/abcdef"))
+    return stub, await serve(aiohttp_server, stub.app(), "/custom/v1/1234/abcdef")
 
 
 @pytest.fixture
 async def backend(aiohttp_server: ServerFactory) -> tuple[StubCekBackend, str]:
     stub = StubCekBackend()
-    server = await aiohttp_server(stub.app())
-    return stub, str(server.make_url("/clova"))
+    return stub, await serve(aiohttp_server, stub.app(), "/clova")
 
 
 @pytest.fixture
@@ -84,8 +97,7 @@ def start_proxy(aiohttp_client: ClientFactory, base_env: dict[str, str], tmp_pat
 @pytest.fixture
 async def orders_backend(aiohttp_server: ServerFactory) -> tuple[StubActionBackend, str]:
     stub = StubActionBackend()
-    server = await aiohttp_server(stub.app())
-    return stub, str(server.make_url("/orders"))
+    return stub, await serve(aiohttp_server, stub.app(), "/orders")
 
 
 @pytest.fixture

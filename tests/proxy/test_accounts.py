@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from proxy.config_file import OAuth
 from proxy.settings import SettingsError
 from tests.conftest import watch_secret
-from tests.proxy.conftest import ACTION_KEY, ProxyFactory, ServerFactory, linking_config
+from tests.proxy.conftest import ACTION_KEY, ProxyFactory, ServerFactory, cek_turn, linking_config
 from tests.support.cek import ACCESS_TOKEN, CekSigner, event, intent, launch, speech_texts
 from tests.support.stubs import ActionCall, Failure, StubActionBackend, StubCekBackend, StubChatbot
 
@@ -49,20 +49,13 @@ def start_linked_proxy(
     return start
 
 
-async def _turn(client: Client, signer: CekSigner, body: bytes) -> dict[str, Any]:
-    resp = await client.post("/cek", data=body, headers=signer.headers(body))
-    assert resp.status == 200
-    document: dict[str, Any] = await resp.json()
-    return document
-
-
 async def test_the_action_backend_gets_exactly_the_users_token_and_nothing_the_caller_sent(
     start_linked_proxy: ProxyFactory,
     signer: CekSigner,
     orders_backend: tuple[StubActionBackend, str],
 ) -> None:
     client = await start_linked_proxy()
-    document = await _turn(client, signer, intent("AskOrders", {"query": "주문"}, token=ACCESS_TOKEN))
+    document = await cek_turn(client, signer, intent("AskOrders", {"query": "주문"}, token=ACCESS_TOKEN))
     assert speech_texts(document) == ['액션 200: {"orders": 2}']
     received = orders_backend[0].received[0]
     assert received.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
@@ -76,14 +69,14 @@ async def test_required_linking_prompts_without_a_chatbot_call_then_welcomes_the
     start_linked_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
 ) -> None:
     client = await start_linked_proxy("required")
-    prompt = await _turn(client, signer, launch())
+    prompt = await cek_turn(client, signer, launch())
     assert speech_texts(prompt) == [LOGIN_PROMPT]
     assert prompt["response"]["shouldEndSession"] is True
     assert chatbot[0].received == []
 
-    linked = await _turn(client, signer, launch(token=ACCESS_TOKEN))
+    linked = await cek_turn(client, signer, launch(token=ACCESS_TOKEN))
     assert speech_texts(linked)[0] == LOGIN_SUCCESS
-    again = await _turn(client, signer, launch(token=ACCESS_TOKEN))
+    again = await cek_turn(client, signer, launch(token=ACCESS_TOKEN))
     assert LOGIN_SUCCESS not in speech_texts(again)
 
 
@@ -91,7 +84,7 @@ async def test_optional_linking_lets_unlinked_users_talk(
     start_linked_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
 ) -> None:
     client = await start_linked_proxy("optional")
-    document = await _turn(client, signer, launch())
+    document = await cek_turn(client, signer, launch())
     assert speech_texts(document)[0] == "안녕하세요. 고객센터 도우미입니다."
 
 
@@ -99,7 +92,7 @@ async def test_an_unlinked_users_action_call_gets_a_401_the_chatbot_can_branch_o
     start_linked_proxy: ProxyFactory, signer: CekSigner, orders_backend: tuple[StubActionBackend, str]
 ) -> None:
     client = await start_linked_proxy("optional")
-    document = await _turn(client, signer, intent("AskOrders", {"query": "주문"}))
+    document = await cek_turn(client, signer, intent("AskOrders", {"query": "주문"}))
     assert speech_texts(document)[0].startswith("액션 401:")
     assert "account_not_linked" in speech_texts(document)[0]
     assert orders_backend[0].received == []
@@ -144,7 +137,7 @@ async def test_a_failing_backend_gets_a_gateway_error_and_a_post_is_never_sent_t
     code: str,
 ) -> None:
     client = await start_linked_proxy("optional", extra="timeout = 0.5")
-    await _turn(client, signer, launch(token=ACCESS_TOKEN))
+    await cek_turn(client, signer, launch(token=ACCESS_TOKEN))
     orders_backend[0].failure = failure
     user = chatbot[0].received[-1]["userId"]
     resp = await client.post(f"/actions/orders?userId={user}", headers={"X-CEK-Proxy-Key": ACTION_KEY})
@@ -157,12 +150,12 @@ async def test_skill_disabled_forgets_the_user(
     start_linked_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
 ) -> None:
     client = await start_linked_proxy("optional")
-    await _turn(client, signer, launch(token=ACCESS_TOKEN))
+    await cek_turn(client, signer, launch(token=ACCESS_TOKEN))
     user = chatbot[0].received[-1]["userId"]
     relay = {"X-CEK-Proxy-Key": ACTION_KEY}
     assert (await client.post(f"/actions/orders?userId={user}", headers=relay)).status == 200
 
-    disabled = await _turn(client, signer, event("ClovaSkill", "SkillDisabled", session=False))
+    disabled = await cek_turn(client, signer, event("ClovaSkill", "SkillDisabled", session=False))
     assert disabled["response"]["shouldEndSession"] is True
     resp = await client.post(f"/actions/orders?userId={user}", headers=relay)
     assert (await resp.json())["error"]["code"] == "account_not_linked"
@@ -172,8 +165,8 @@ async def test_a_turn_without_the_token_stops_the_stored_one_being_used(
     start_linked_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
 ) -> None:
     client = await start_linked_proxy("optional")
-    await _turn(client, signer, launch(token=ACCESS_TOKEN))
-    await _turn(client, signer, launch())  # the user unlinked: CEK sends no token any more
+    await cek_turn(client, signer, launch(token=ACCESS_TOKEN))
+    await cek_turn(client, signer, launch())  # the user unlinked: CEK sends no token any more
     user = chatbot[0].received[-1]["userId"]
     resp = await client.post(f"/actions/orders?userId={user}", headers={"X-CEK-Proxy-Key": ACTION_KEY})
     assert resp.status == 401
@@ -195,7 +188,7 @@ async def test_passthrough_adds_the_token_header(
         CEK_PROXY_PASSTHROUGH_URL=backend[1],
     )
     body = intent("AskOrders", token=ACCESS_TOKEN)
-    await _turn(client, signer, body)
+    await cek_turn(client, signer, body)
     assert backend[0].received[0].headers["X-Clova-Token"] == ACCESS_TOKEN
     assert backend[0].received[0].body == body
 
@@ -268,7 +261,7 @@ async def test_a_valid_jwt_is_accepted_and_injected(
 ) -> None:
     token = issuer.token()
     client = await start_linked_proxy("required", extra=oauth_section(issuer, discovery=discovery))
-    document = await _turn(client, signer, intent("AskOrders", {"query": "주문"}, token=token))
+    document = await cek_turn(client, signer, intent("AskOrders", {"query": "주문"}, token=token))
     assert speech_texts(document) == ['액션 200: {"orders": 2}']
     assert orders_backend[0].received[0].headers["Authorization"] == f"Bearer {token}"
 
@@ -305,7 +298,7 @@ async def test_an_invalid_jwt_gets_the_relink_prompt_never_a_4xx(
     start_linked_proxy: ProxyFactory, signer: CekSigner, issuer: Issuer, chatbot: Chatbot, make_token: Any
 ) -> None:
     client = await start_linked_proxy("optional", extra=oauth_section(issuer))
-    document = await _turn(client, signer, launch(token=make_token(issuer)))
+    document = await cek_turn(client, signer, launch(token=make_token(issuer)))
     assert speech_texts(document) == [LOGIN_PROMPT]
     assert chatbot[0].received == []
 
@@ -314,9 +307,9 @@ async def test_opaque_tokens_pass_unless_jwts_are_required(
     start_linked_proxy: ProxyFactory, signer: CekSigner, issuer: Issuer
 ) -> None:
     lenient = await start_linked_proxy("required", extra=oauth_section(issuer))
-    assert speech_texts(await _turn(lenient, signer, launch(token=ACCESS_TOKEN)))[0] != LOGIN_PROMPT
+    assert speech_texts(await cek_turn(lenient, signer, launch(token=ACCESS_TOKEN)))[0] != LOGIN_PROMPT
     strict = await start_linked_proxy("required", extra=oauth_section(issuer, require_jwt=True))
-    assert speech_texts(await _turn(strict, signer, launch(token=ACCESS_TOKEN))) == [LOGIN_PROMPT]
+    assert speech_texts(await cek_turn(strict, signer, launch(token=ACCESS_TOKEN))) == [LOGIN_PROMPT]
 
 
 @pytest.mark.parametrize("algorithm", ["none", "HS256"])

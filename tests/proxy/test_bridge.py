@@ -10,18 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.proxy.conftest import CHATBOT_SECRET, ProxyFactory
+from tests.proxy.conftest import CHATBOT_SECRET, ProxyFactory, cek_turn
 from tests.support.cek import USER_ID, CekSigner, event, intent, launch, session_ended, speech_texts
 from tests.support.stubs import StubChatbot, template_bubble, text_bubble
 
 Chatbot = tuple[StubChatbot, str]
-
-
-async def _turn(client: Any, signer: CekSigner, body: bytes) -> dict[str, Any]:
-    resp = await client.post("/cek", data=body, headers=signer.headers(body))
-    assert resp.status == 200
-    document: dict[str, Any] = await resp.json()
-    return document
 
 
 async def test_the_chatbot_request_is_signed_over_the_exact_bytes_sent(
@@ -37,7 +30,7 @@ async def test_the_chatbot_request_is_signed_over_the_exact_bytes_sent(
     app.router.add_post("/chatbot", record)
     server = await aiohttp_server(app)
     client = await start_proxy(CEK_PROXY_CHATBOT_URL=str(server.make_url("/chatbot")))
-    await _turn(client, signer, intent("AskOrderStatus", {"product": "무선 이어폰"}))
+    await cek_turn(client, signer, intent("AskOrderStatus", {"product": "무선 이어폰"}))
     body, signature = seen[0]
     expected = base64.b64encode(hmac.new(CHATBOT_SECRET.encode(), body, hashlib.sha256).digest()).decode()
     assert signature == expected
@@ -52,9 +45,9 @@ async def test_chatbot_user_id_is_stable_and_does_not_reveal_the_cek_user(
     start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
 ) -> None:
     client = await start_proxy()
-    await _turn(client, signer, intent("A"))
-    await _turn(client, signer, intent("B"))
-    await _turn(client, signer, intent("A", user_id="SomeoneElse0000000000"))
+    await cek_turn(client, signer, intent("A"))
+    await cek_turn(client, signer, intent("B"))
+    await cek_turn(client, signer, intent("A", user_id="SomeoneElse0000000000"))
     ids = [message["userId"] for message in chatbot[0].received]
     assert ids[0] == ids[1] != ids[2]
     assert all(USER_ID not in user_id and len(user_id) <= 256 for user_id in ids)
@@ -64,17 +57,17 @@ async def test_a_template_becomes_a_spoken_menu_and_a_button_title_sends_its_pos
     start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
 ) -> None:
     client = await start_proxy(config='[utterances]\nfree_text_slot = "query"\n')
-    welcome = await _turn(client, signer, launch())
+    welcome = await cek_turn(client, signer, launch())
     texts = speech_texts(welcome)
     assert texts == ["안녕하세요. 고객센터 도우미입니다.", "배송 조회, 반품 신청 중에서 말씀해 주세요."]
     assert welcome["response"]["shouldEndSession"] is False
     assert speech_texts({"response": welcome["response"]["reprompt"]}) == [texts[-1]]
     attributes = welcome["sessionAttributes"]
 
-    await _turn(client, signer, intent("Free", {"query": "배송조회"}, attributes=attributes))
+    await cek_turn(client, signer, intent("Free", {"query": "배송조회"}, attributes=attributes))
     assert chatbot[0].received[-1]["bubbles"][0]["data"]["description"] == "배송 조회 시작"
 
-    await _turn(client, signer, intent("Free", {"query": "다른 질문"}, attributes=attributes))
+    await cek_turn(client, signer, intent("Free", {"query": "다른 질문"}, attributes=attributes))
     assert chatbot[0].received[-1]["bubbles"][0]["data"]["description"] == "다른 질문"
 
 
@@ -85,7 +78,7 @@ async def test_several_bubbles_become_a_speech_list_in_the_request_language(
         [text_bubble("첫째"), {"type": "image", "data": {"imageUrl": "https://x/y.png"}}, text_bubble("둘째")]
     )
     client = await start_proxy()
-    document = await _turn(client, signer, intent("Any", locale="ja-JP"))
+    document = await cek_turn(client, signer, intent("Any", locale="ja-JP"))
     speech = document["response"]["outputSpeech"]
     assert speech["type"] == "SpeechList"
     assert [v["value"] for v in speech["values"]] == ["첫째", "둘째"]
@@ -97,7 +90,7 @@ async def test_an_answer_with_nothing_to_say_points_to_the_app(
 ) -> None:
     chatbot[0].reply_next([{"type": "image", "data": {"imageUrl": "https://x/y.png"}}])
     client = await start_proxy()
-    document = await _turn(client, signer, intent("Any", locale="en-US"))
+    document = await cek_turn(client, signer, intent("Any", locale="en-US"))
     assert speech_texts(document) == ["Please check the app for details."]
 
 
@@ -105,7 +98,7 @@ async def test_cancel_says_goodbye_and_ends_without_calling_the_chatbot(
     start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
 ) -> None:
     client = await start_proxy()
-    document = await _turn(client, signer, intent("Clova.CancelIntent"))
+    document = await cek_turn(client, signer, intent("Clova.CancelIntent"))
     assert document["response"]["shouldEndSession"] is True
     assert speech_texts(document) == ["이용해 주셔서 감사합니다."]
     assert chatbot[0].received == []
@@ -121,11 +114,11 @@ templates = ["{product} 배송 언제 와요?", "배송 언제 와요?"]
 ko = "좋아요"
 """
     client = await start_proxy(config=config)
-    await _turn(client, signer, intent("AskOrderStatus", {"product": "무선 이어폰"}))
-    await _turn(client, signer, intent("AskOrderStatus", {}))
-    await _turn(client, signer, intent("Clova.GuideIntent", None))
-    await _turn(client, signer, intent("Clova.YesIntent", None))
-    await _turn(client, signer, intent("Clova.NoIntent", None, locale="ja-JP"))
+    await cek_turn(client, signer, intent("AskOrderStatus", {"product": "무선 이어폰"}))
+    await cek_turn(client, signer, intent("AskOrderStatus", {}))
+    await cek_turn(client, signer, intent("Clova.GuideIntent", None))
+    await cek_turn(client, signer, intent("Clova.YesIntent", None))
+    await cek_turn(client, signer, intent("Clova.NoIntent", None, locale="ja-JP"))
     sent = [m["bubbles"][0]["data"]["description"] for m in chatbot[0].received]
     assert sent == ["무선 이어폰 배송 언제 와요?", "배송 언제 와요?", "도움말", "좋아요", "いいえ"]
 
@@ -136,8 +129,8 @@ async def test_an_end_scenario_closes_the_session(
     chatbot[0].reply_next([text_bubble("안녕히 가세요.")], scenario="작별 인사")
     chatbot[0].reply_next([text_bubble("또 물어보세요.")], scenario="배송 조회")
     client = await start_proxy(config='[conversation]\nend_scenarios = ["작별 인사"]\n')
-    first = await _turn(client, signer, intent("Bye"))
-    second = await _turn(client, signer, intent("Ask"))
+    first = await cek_turn(client, signer, intent("Bye"))
+    second = await cek_turn(client, signer, intent("Ask"))
     assert first["response"]["shouldEndSession"] is True
     assert second["response"]["shouldEndSession"] is False
 
@@ -151,7 +144,7 @@ async def test_session_ended_and_events_answer_without_a_chatbot_call(
         event("ClovaSkill", "SkillEnabled", session=False),
         event("AudioPlayer", "PlayStopped"),
     ):
-        document = await _turn(client, signer, body)
+        document = await cek_turn(client, signer, body)
         assert document["response"]["shouldEndSession"] is True
         assert "outputSpeech" not in document["response"]
     assert chatbot[0].received == []
@@ -162,7 +155,7 @@ async def test_the_response_echoes_the_request_version(start_proxy: ProxyFactory
     body["version"] = "0.1.0"
     raw = json.dumps(body).encode()
     client = await start_proxy()
-    assert (await _turn(client, signer, raw))["version"] == "0.1.0"
+    assert (await cek_turn(client, signer, raw))["version"] == "0.1.0"
 
 
 async def test_a_carousel_speaks_each_card(
@@ -194,7 +187,7 @@ async def test_a_carousel_speaks_each_card(
         [{"type": "carousel", "data": {"cards": cards}}, template_bubble("더 도와드릴까요?", (("네", "네"),))]
     )
     client = await start_proxy()
-    document = await _turn(client, signer, intent("Recommend"))
+    document = await cek_turn(client, signer, intent("Recommend"))
     assert speech_texts(document) == [
         "무선 이어폰 A 노이즈 캔슬링 지원",
         "무선 이어폰 B 배터리 30시간",
