@@ -131,6 +131,7 @@ class StubActionBackend:
 
     received: list[Received] = field(default_factory=list)
     failure: Failure | None = None
+    expected_token: str | None = None  # when set, any other bearer token gets a 403
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -142,6 +143,8 @@ class StubActionBackend:
         self.received.append(Received(body, dict(request.headers), dict(request.query), request.method))
         if self.failure:
             return await fail(request, self.failure)
+        if self.expected_token and request.headers.get("Authorization") != f"Bearer {self.expected_token}":
+            return web.json_response({"error": "unexpected token"}, status=403)
         return web.json_response({"orders": 2}, status=200)
 
 
