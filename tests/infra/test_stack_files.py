@@ -42,18 +42,22 @@ def test_secrets_are_declared_secret_without_default() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_files_set_only_declared_plain_settings(stack: str) -> None:
+def test_stack_files_set_only_declared_settings_and_secrets_only_encrypted(stack: str) -> None:
+    """The committed files hold plain settings; `pulumi config set --secret` adds `secure:` values
+    (and the passphrase provider an encryption salt), which is the only form a secret may take."""
     declared = project_config()
     content = stack_file(stack)
-    assert set(content) == {"config"}, "no encryption salt or secrets provider is committed"
+    assert set(content) <= {"config", "encryptionsalt", "secretsprovider", "encryptedkey"}
     for name, value in content["config"].items():
         namespace, _, key = name.partition(":")
-        assert namespace == PROJECT, f"Pulumi.{stack}.yaml: {name} is not a setting of this project"
-        assert key in declared, f"Pulumi.{stack}.yaml: {name} is not declared"
-        assert not declared[key].get("secret"), f"Pulumi.{stack}.yaml: {name} is a secret"
-        assert isinstance(value, TYPES[declared[key]["type"]]), (
-            f"Pulumi.{stack}.yaml: {name} has the wrong type"
-        )
+        where = f"Pulumi.{stack}.yaml: {name}"
+        assert namespace == PROJECT, f"{where} is not a setting of this project"
+        assert key in declared, f"{where} is not declared in Pulumi.yaml"
+        if declared[key].get("secret"):
+            assert isinstance(value, dict), f"{where} is a secret: set it with pulumi config set --secret"
+            assert set(value) == {"secure"}, f"{where} is a secret: set it with pulumi config set --secret"
+        else:
+            assert isinstance(value, TYPES[declared[key]["type"]]), f"{where} has the wrong type"
 
 
 @pytest.mark.parametrize("stack", STACKS)
