@@ -103,10 +103,11 @@ class StackSettings:
         return {key: value for key, value in self.secrets.items() if key not in unused}
 
 
-def load_settings(config: pulumi.Config | None = None, stack: str | None = None) -> StackSettings:
-    cfg = config or pulumi.Config()
+def load_settings() -> StackSettings:
+    """The settings of the stack being deployed (its name is the environment's)."""
+    cfg = pulumi.Config()
     settings = StackSettings(
-        environment=stack or pulumi.get_stack(),
+        environment=pulumi.get_stack(),
         domain=_hostname(cfg, "domain"),
         tls=_choice(cfg, "tls", TlsMode),
         acme_email=cfg.require("acmeEmail"),
