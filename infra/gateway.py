@@ -52,6 +52,7 @@ class Gateway(pulumi.ComponentResource):
         self.service = swarm.service(
             name,
             swarm.ServiceArgs(
+                role="gateway",
                 environment=settings.environment,
                 container=swarm.ContainerArgs(
                     spec=GATEWAY,

@@ -59,6 +59,7 @@ class Proxy(pulumi.ComponentResource):
         self.service = swarm.service(
             name,
             swarm.ServiceArgs(
+                role="proxy",
                 environment=settings.environment,
                 container=swarm.ContainerArgs(
                     spec=PROXY,

@@ -141,6 +141,12 @@ def _check_consistency(settings: StackSettings) -> None:
         raise SettingsError("chatbotUrl: required when mode is bridge")
     if settings.mode is ProxyMode.PASSTHROUGH and not settings.passthrough_url:
         raise SettingsError("passthroughUrl: required when mode is passthrough")
+    if (
+        settings.token_store is TokenStoreMode.MEMORY
+        and settings.proxy_replicas > 1
+        and settings.account_linking is not AccountLinking.OFF
+    ):
+        raise SettingsError("tokenStore: memory keeps tokens per replica; use redis with replicas > 1")
     if settings.tls is TlsMode.ACME and "." not in settings.domain:
         raise SettingsError("domain: automatic HTTPS (tls: acme) needs a public DNS name; use tls: internal")
 

@@ -17,7 +17,8 @@ import pulumi_docker as docker
 from infra.images import ImageSpec
 from infra.settings import Limits
 
-SERVICE_LABEL = "cek-proxy.service"
+# The policy pack (policies/) knows a service's role by this label: proxy, gateway or token-store.
+ROLE_LABEL = "cek-proxy.role"
 STACK_LABEL = "cek-proxy.stack"
 
 _Rolling = TypeVar("_Rolling", docker.ServiceUpdateConfigArgs, docker.ServiceRollbackConfigArgs)
@@ -47,6 +48,7 @@ class ContainerArgs:
 
 @dataclass(frozen=True)
 class ServiceArgs:
+    role: str
     environment: str
     container: ContainerArgs
     networks: Sequence[docker.ServiceTaskSpecNetworksAdvancedArgs]
@@ -64,7 +66,7 @@ def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docke
     return docker.Service(
         name,
         labels=[
-            docker.ServiceLabelArgs(label=SERVICE_LABEL, value=name),
+            docker.ServiceLabelArgs(label=ROLE_LABEL, value=args.role),
             docker.ServiceLabelArgs(label=STACK_LABEL, value=args.environment),
         ],
         task_spec=docker.ServiceTaskSpecArgs(

@@ -41,6 +41,7 @@ class TokenStore(pulumi.ComponentResource):
         self.service = swarm.service(
             name,
             swarm.ServiceArgs(
+                role="token-store",
                 environment=args.environment,
                 container=swarm.ContainerArgs(
                     spec=TOKEN_STORE,

@@ -54,6 +54,12 @@ def leaked_keys(text: str) -> set[str]:
     return found
 
 
+def test_every_service_is_labelled_with_its_role_and_stack(recording: Recording, stack: str) -> None:
+    for name, service in recording.services().items():
+        labels = {label["label"]: label["value"] for label in service["labels"]}
+        assert labels == {"cek-proxy.role": name, "cek-proxy.stack": stack}
+
+
 def test_only_the_gateway_publishes_ports_on_the_host(recording: Recording) -> None:
     services = recording.services()
     publishing = {name for name, service in services.items() if service["endpointSpec"].get("ports")}
@@ -227,6 +233,8 @@ def test_a_bad_setting_stops_the_program_naming_the_key() -> None:
         record_stack("dev", SECRET_MARKERS, {"tls": "acme"})
     with pytest.raises(RuntimeError, match="proxyReplicas: must be between 1 and 50"):
         record_stack("dev", SECRET_MARKERS, {"proxyReplicas": 0})
+    with pytest.raises(RuntimeError, match="tokenStore: memory keeps tokens per replica"):
+        record_stack("prod", SECRET_MARKERS, {"tokenStore": "memory"})
 
 
 def test_passthrough_mode_mounts_no_chatbot_secret() -> None:
