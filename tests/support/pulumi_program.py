@@ -122,15 +122,18 @@ def _marked(value: Any) -> Any:
     return value
 
 
-def _config_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+def pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """Config as the engine passes it to programs and policy packs: namespaced keys, string values."""
+    return {
+        f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
 
 
 def _run(request: dict[str, Any]) -> dict[str, Any]:
     mocks = RecordingMocks()
-    config = {f"{PROJECT}:{key}": _config_value(value) for key, value in request["config"].items()}
     secret_keys = [f"{PROJECT}:{key}" for key in request["secret_keys"]]
-    pulumi.runtime.set_all_config(config, secret_keys=secret_keys)
+    pulumi.runtime.set_all_config(pulumi_config(request["config"]), secret_keys=secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False)
     outputs: dict[str, Any] = {}
 
