@@ -75,3 +75,29 @@ ensure_venv() {
     echo "$want" > "$stamp"
   fi
 }
+
+# A Docker engine that answers, with Swarm active. A running engine is used as it is (a user's
+# machine); otherwise, as root on Debian/Ubuntu, docker.io is installed and dockerd started in the
+# background (log: .cache/dockerd.log). A one-node Swarm is initialised when none is active.
+ensure_docker_swarm() {
+  if ! docker info >/dev/null 2>&1; then
+    command -v dockerd >/dev/null || ensure_apt_packages docker.io
+    if ! docker info >/dev/null 2>&1; then
+      [ "$(id -u)" -eq 0 ] ||
+        die "the Docker engine is not running or not usable by $(id -un): start it (sudo systemctl start docker)"
+      mkdir -p "$ROOT/.cache"
+      echo "starting dockerd (log: .cache/dockerd.log)"
+      setsid dockerd >"$ROOT/.cache/dockerd.log" 2>&1 </dev/null &
+      local waited=0
+      until docker info >/dev/null 2>&1; do
+        [ "$waited" -lt 60 ] || die "dockerd did not answer within 60 s; see .cache/dockerd.log"
+        sleep 1
+        waited=$((waited + 1))
+      done
+    fi
+  fi
+  if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
+    echo "initialising a one-node Swarm"
+    docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+  fi
+}

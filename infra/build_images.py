@@ -1,0 +1,138 @@
+"""Build what the images need, with no image registry: base images, the wheelhouse, the images.
+
+    python -m infra.build_images bases        # one Debian rootfs per image (mmdebstrap), docker-imported
+    python -m infra.build_images wheelhouse   # wheels of requirements/runtime.lock for the images' Python
+    python -m infra.build_images images       # the three images with `docker build` (tests use this)
+
+`pulumi up` builds the images itself (`docker.Image`); it needs the wheelhouse, and the bases when the
+stack sets `baseImage: local`. Every step is skipped when its result already exists: base tags and
+image tags are content hashes, and the wheelhouse records the lock it was built from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+
+from infra.images import (
+    ALL_IMAGES,
+    DEBIAN_SOURCES,
+    DEBIAN_SUITE,
+    LOCAL_BASE_IMAGE,
+    ROOT,
+    RUNTIME_LOCK,
+    WHEELHOUSE,
+    ImageSpec,
+)
+
+# The Python and glibc of Debian bookworm, which every base image is.
+IMAGE_PYTHON = "3.11"
+IMAGE_GLIBC_MINOR = 36
+
+
+def build_base(spec: ImageSpec) -> str:
+    """The Debian rootfs for `spec`, imported under a tag that hashes its package list."""
+    tag = spec.local_base_tag()
+    if _image_exists(tag):
+        return tag
+    with tempfile.TemporaryDirectory(prefix="cek-proxy-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        include = ",".join(spec.packages)
+        _run(
+            [
+                "mmdebstrap",
+                "--quiet",
+                "--variant=apt",
+                f"--include={include}",
+                DEBIAN_SUITE,
+                str(rootfs),
+                *DEBIAN_SOURCES,
+            ]
+        )
+        _run(["docker", "import", "--change", 'CMD ["/bin/bash"]', str(rootfs), tag])
+    return tag
+
+
+def build_wheelhouse() -> Path:
+    """Wheels for the runtime lock, for the engine's architecture and the images' CPython."""
+    wheelhouse = ROOT / WHEELHOUSE
+    arch = _run(["docker", "info", "--format", "{{.Architecture}}"]).strip()
+    stamp = wheelhouse / ".built-from"
+    wanted = f"{hashlib.sha256((ROOT / RUNTIME_LOCK).read_bytes()).hexdigest()} {arch}\n"
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return wheelhouse
+    shutil.rmtree(wheelhouse, ignore_errors=True)
+    _run([
+        sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+        *(f"--platform={platform}" for platform in manylinux_platforms(arch)), "--implementation", "cp",
+        "--python-version", IMAGE_PYTHON, "--abi", f"cp{IMAGE_PYTHON.replace('.', '')}",
+        "--dest", str(wheelhouse), "--requirement", str(ROOT / RUNTIME_LOCK),
+    ])  # fmt: skip
+    stamp.write_text(wanted)
+    return wheelhouse
+
+
+def manylinux_platforms(arch: str) -> list[str]:
+    """Every manylinux tag the images' glibc runs (pip does not widen an explicit `--platform`)."""
+    legacy = [f"manylinux{name}_{arch}" for name in ("2014", "2010", "1")]
+    return [f"manylinux_2_{minor}_{arch}" for minor in range(IMAGE_GLIBC_MINOR, 4, -1)] + legacy
+
+
+def build_image(spec: ImageSpec, configured_base: str = LOCAL_BASE_IMAGE) -> str:
+    """`docker build` of `spec` under its content tag, exactly as the Pulumi program builds it."""
+    base = spec.base_image(configured_base)
+    tag = spec.tag(base)
+    if not _image_exists(tag):
+        build_args = [f"--build-arg={key}={value}" for key, value in spec.build_args(base).items()]
+        dockerfile, context = str(ROOT / spec.dockerfile), str(ROOT / spec.context)
+        _run(["docker", "build", "--quiet", *build_args, "--file", dockerfile, "--tag", tag, context])
+    return tag
+
+
+def _image_exists(tag: str) -> bool:
+    return (
+        subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False).returncode == 0
+    )
+
+
+def _run(command: list[str]) -> str:
+    return subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def _timed(label: str, step: Callable[[], object]) -> None:
+    started = time.monotonic()
+    result = step()
+    print(f"{label}: {result} ({time.monotonic() - started:.1f}s)", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.build_images",
+        description="Build the base images, the wheelhouse and the images, with no registry.",
+    )
+    parser.add_argument("steps", nargs="+", choices=("bases", "wheelhouse", "images"))
+    parser.add_argument(
+        "--base-image",
+        default=LOCAL_BASE_IMAGE,
+        help=f"base of `images`: {LOCAL_BASE_IMAGE!r} (the bases step's rootfs images) or an image name",
+    )
+    args = parser.parse_args(argv)
+    for spec in ALL_IMAGES if "bases" in args.steps else ():
+        _timed(f"base {spec.name}", partial(build_base, spec))
+    if "wheelhouse" in args.steps:
+        _timed("wheelhouse", build_wheelhouse)
+    for spec in ALL_IMAGES if "images" in args.steps else ():
+        _timed(f"image {spec.name}", partial(build_image, spec, args.base_image))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""Proxy: the cek-proxy replicas, built from proxy/Dockerfile and reachable only through the gateway.
+
+Settings reach the service as `CEK_PROXY_*` variables, each secret as a `*_FILE` path to a Swarm
+secret, and the optional TOML config file (account linking, messages, actions) as a Swarm config.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+
+import pulumi
+
+from infra import swarm
+from infra.container_host import ContainerHost
+from infra.images import PROXY, ROOT, local_image
+from infra.secrets_store import SecretsStore
+from infra.settings import AccountLinking, SettingsError, StackSettings
+
+ALIAS = "proxy"
+PORT = 8080
+CONFIG_PATH = "/etc/cek-proxy/config.toml"
+SHUTDOWN_TIMEOUT_SECONDS = 10
+# Stack config key of each secret -> the proxy setting that names its file.
+SECRET_FILE_SETTINGS = {
+    "chatbotSecret": "CEK_PROXY_CHATBOT_SECRET_FILE",
+    "actionKey": "CEK_PROXY_ACTION_KEY_FILE",
+    "tokenKey": "CEK_PROXY_TOKEN_KEY_FILE",
+    "tokenStorePassword": "CEK_PROXY_TOKEN_STORE_PASSWORD_FILE",
+    "userIdKey": "CEK_PROXY_USER_ID_KEY_FILE",
+}
+HEALTHCHECK = [
+    "CMD",
+    "python3",
+    "-c",
+    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/healthz', timeout=2)",
+]
+
+
+@dataclass(frozen=True)
+class ProxyArgs:
+    settings: StackSettings
+    host: ContainerHost
+    secrets: SecretsStore
+    token_store_url: str | None
+
+
+class Proxy(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ProxyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("cek-proxy:swarm:Proxy", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.settings
+        image = local_image(f"{name}-image", PROXY, settings.base_image, child)
+        configs = []
+        if (config_text := config_file(settings)) is not None:
+            configs.append(swarm.config_file(f"{name}-config", config_text, CONFIG_PATH, PROXY, child))
+        self.dns_name = ALIAS
+        self.port = PORT
+        self.service = swarm.service(
+            name,
+            swarm.ServiceArgs(
+                role="proxy",
+                environment=settings.environment,
+                container=swarm.ContainerArgs(
+                    spec=PROXY,
+                    image=image.image_name,
+                    env=environment(args, has_config=bool(configs)),
+                    secrets=[args.secrets.mount(key, PROXY) for key in args.secrets.secrets],
+                    configs=configs,
+                    healthcheck=HEALTHCHECK,
+                    stop_grace_period=f"{SHUTDOWN_TIMEOUT_SECONDS + 5}s",
+                ),
+                networks=[
+                    swarm.attach(args.host.internal_network, ALIAS),
+                    swarm.attach(args.host.outbound_network),
+                ],
+                replicas=settings.proxy_replicas,
+                limits=settings.proxy_limits,
+                update_order=swarm.UpdateOrder.START_FIRST,
+            ),
+            child,
+        )
+        self.register_outputs({"service": self.service.id, "image": image.image_name})
+
+
+def environment(args: ProxyArgs, has_config: bool) -> dict[str, pulumi.Input[str]]:
+    """The proxy's settings: plain values, and for each mounted secret only the path of its file."""
+    settings = args.settings
+    optional = {
+        "CEK_PROXY_CHATBOT_URL": settings.chatbot_url,
+        "CEK_PROXY_PASSTHROUGH_URL": settings.passthrough_url,
+        "CEK_PROXY_CEK_PUBLIC_KEY_URL": settings.cek_public_key_url,
+        "CEK_PROXY_TOKEN_STORE_URL": args.token_store_url or "",
+        "CEK_PROXY_CONFIG_FILE": CONFIG_PATH if has_config else "",
+    }
+    env: dict[str, pulumi.Input[str]] = {
+        "CEK_PROXY_LISTEN": f"0.0.0.0:{PORT}",
+        "CEK_PROXY_EXTENSION_IDS": ",".join(settings.extension_ids),
+        "CEK_PROXY_MODE": settings.mode.value,
+        "CEK_PROXY_LOG_LEVEL": settings.log_level,
+        "CEK_PROXY_MAX_BODY_BYTES": str(settings.max_body_bytes),
+        "CEK_PROXY_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT_SECONDS),
+    }
+    env.update({name: value for name, value in optional.items() if value})
+    env.update({SECRET_FILE_SETTINGS[key]: args.secrets.path(key) for key in args.secrets.secrets})
+    return env
+
+
+def config_file(settings: StackSettings) -> str | None:
+    """The proxy's TOML file: the stack's `accountLinking`, then the file named by `proxyConfigFile`."""
+    if settings.account_linking is AccountLinking.OFF and not settings.proxy_config_file:
+        return None
+    text = (ROOT / settings.proxy_config_file).read_text() if settings.proxy_config_file else ""
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"proxyConfigFile: {settings.proxy_config_file} is not valid TOML ({exc})"
+        ) from None
+    if "account_linking" in parsed:
+        raise SettingsError("proxyConfigFile: set account linking with the accountLinking setting instead")
+    return f'account_linking = "{settings.account_linking.value}"\n{text}'

@@ -1,0 +1,203 @@
+"""The stack's settings, read once from Pulumi config and validated.
+
+Every key is declared in `Pulumi.yaml` with its type and default (the CLI applies the defaults), so
+this module only reads and checks them; a bad value stops the program with a message naming the key.
+Secrets are read only with `require_secret` and stay `Output`s: they never become plain strings here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import pulumi
+
+SECRET_KEYS = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
+TOKEN_STORE_SECRETS = ("tokenKey", "tokenStorePassword")
+E = TypeVar("E", bound=StrEnum)
+
+
+class SettingsError(ValueError):
+    """A config value is invalid; the message names the key, never a secret's value."""
+
+
+class TlsMode(StrEnum):
+    ACME = "acme"
+    INTERNAL = "internal"
+
+
+class ProxyMode(StrEnum):
+    BRIDGE = "bridge"
+    PASSTHROUGH = "passthrough"
+
+
+class TokenStoreMode(StrEnum):
+    AUTO = "auto"
+    REDIS = "redis"
+    MEMORY = "memory"
+
+
+class AccountLinking(StrEnum):
+    OFF = "off"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class Limits:
+    cpu_millis: int
+    memory_mb: int
+
+    @property
+    def nano_cpus(self) -> int:
+        return self.cpu_millis * 1_000_000
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.memory_mb * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    environment: str
+    domain: str
+    tls: TlsMode
+    acme_email: str
+    https_port: int
+    http_port: int
+    docker_host: str
+    docker_ssh_opts: tuple[str, ...]
+    base_image: str
+    extension_ids: tuple[str, ...]
+    mode: ProxyMode
+    chatbot_url: str
+    passthrough_url: str
+    cek_public_key_url: str
+    account_linking: AccountLinking
+    proxy_config_file: str
+    log_level: str
+    max_body_bytes: int
+    proxy_replicas: int
+    token_store: TokenStoreMode
+    proxy_limits: Limits
+    gateway_limits: Limits
+    token_store_limits: Limits
+    secrets: Mapping[str, pulumi.Output[str]] = field(repr=False)
+
+    @property
+    def uses_token_store(self) -> bool:
+        """Redis shares account-linking tokens between replicas; one replica keeps them in memory."""
+        if self.token_store is TokenStoreMode.AUTO:
+            return self.proxy_replicas > 1
+        return self.token_store is TokenStoreMode.REDIS
+
+    def secrets_in_use(self) -> dict[str, pulumi.Output[str]]:
+        """The secrets this deployment mounts: the chatbot's only in bridge mode, Redis' only with Redis."""
+        unused = set() if self.uses_token_store else set(TOKEN_STORE_SECRETS)
+        if self.mode is not ProxyMode.BRIDGE:
+            unused.add("chatbotSecret")
+        return {key: value for key, value in self.secrets.items() if key not in unused}
+
+
+def load_settings() -> StackSettings:
+    """The settings of the stack being deployed (its name is the environment's)."""
+    cfg = pulumi.Config()
+    settings = StackSettings(
+        environment=pulumi.get_stack(),
+        domain=_hostname(cfg, "domain"),
+        tls=_choice(cfg, "tls", TlsMode),
+        acme_email=cfg.require("acmeEmail"),
+        https_port=_int(cfg, "httpsPort", 1, 65535),
+        http_port=_int(cfg, "httpPort", 1, 65535),
+        docker_host=cfg.require("dockerHost"),
+        docker_ssh_opts=_strings(cfg, "dockerSshOpts"),
+        base_image=cfg.require("baseImage"),
+        extension_ids=_strings(cfg, "extensionIds", min_items=1),
+        mode=_choice(cfg, "mode", ProxyMode),
+        chatbot_url=_url(cfg, "chatbotUrl"),
+        passthrough_url=_url(cfg, "passthroughUrl"),
+        cek_public_key_url=_url(cfg, "cekPublicKeyUrl"),
+        account_linking=_choice(cfg, "accountLinking", AccountLinking),
+        proxy_config_file=cfg.require("proxyConfigFile"),
+        log_level=_pattern(cfg, "logLevel", r"debug|info|warning|error"),
+        max_body_bytes=_int(cfg, "maxBodyBytes", 1024, 8 * 1024 * 1024),
+        proxy_replicas=_int(cfg, "proxyReplicas", 1, 50),
+        token_store=_choice(cfg, "tokenStore", TokenStoreMode),
+        proxy_limits=_limits(cfg, "proxy"),
+        gateway_limits=_limits(cfg, "gateway"),
+        token_store_limits=_limits(cfg, "tokenStore"),
+        secrets={key: cfg.require_secret(key) for key in SECRET_KEYS},
+    )
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: StackSettings) -> None:
+    if settings.mode is ProxyMode.BRIDGE and not settings.chatbot_url:
+        raise SettingsError("chatbotUrl: required when mode is bridge")
+    if settings.mode is ProxyMode.PASSTHROUGH and not settings.passthrough_url:
+        raise SettingsError("passthroughUrl: required when mode is passthrough")
+    if (
+        settings.token_store is TokenStoreMode.MEMORY
+        and settings.proxy_replicas > 1
+        and settings.account_linking is not AccountLinking.OFF
+    ):
+        raise SettingsError("tokenStore: memory keeps tokens per replica; use redis with replicas > 1")
+    if settings.tls is TlsMode.ACME and "." not in settings.domain:
+        raise SettingsError("domain: automatic HTTPS (tls: acme) needs a public DNS name; use tls: internal")
+
+
+def _choice(cfg: pulumi.Config, key: str, enum: type[E]) -> E:
+    value = cfg.require(key)
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise SettingsError(f"{key}: must be one of {allowed}") from None
+
+
+def _int(cfg: pulumi.Config, key: str, low: int, high: int) -> int:
+    value = cfg.require_int(key)
+    if not low <= value <= high:
+        raise SettingsError(f"{key}: must be between {low} and {high}")
+    return value
+
+
+def _strings(cfg: pulumi.Config, key: str, min_items: int = 0) -> tuple[str, ...]:
+    value: Any = cfg.require_object(key)
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise SettingsError(f"{key}: must be a list of non-empty strings")
+    if len(value) < min_items:
+        raise SettingsError(f"{key}: needs at least {min_items} item(s)")
+    return tuple(value)
+
+
+def _pattern(cfg: pulumi.Config, key: str, pattern: str) -> str:
+    value = cfg.require(key)
+    if not re.fullmatch(pattern, value):
+        raise SettingsError(f"{key}: must match {pattern}")
+    return value
+
+
+def _hostname(cfg: pulumi.Config, key: str) -> str:
+    return _pattern(cfg, key, r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
+
+
+def _url(cfg: pulumi.Config, key: str) -> str:
+    """An optional https URL ("" when unset); credentials belong in secrets, not in URLs."""
+    value = cfg.require(key)
+    parts = urlsplit(value)
+    if value and (parts.scheme != "https" or not parts.hostname or parts.username or parts.password):
+        raise SettingsError(f"{key}: must be an https:// URL without credentials")
+    return value
+
+
+def _limits(cfg: pulumi.Config, prefix: str) -> Limits:
+    return Limits(
+        cpu_millis=_int(cfg, f"{prefix}CpuMillis", 50, 64_000),
+        memory_mb=_int(cfg, f"{prefix}MemoryMb", 32, 256 * 1024),
+    )

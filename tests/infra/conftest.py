@@ -1,0 +1,40 @@
+"""The Pulumi program recorded under mocks, once per stack, with a unique marker for every secret."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+import pytest
+
+from infra.settings import SECRET_KEYS
+from tests.conftest import watch_secret
+from tests.support.pulumi_program import Recording, record_stack
+
+STACKS = ("dev", "staging", "prod")
+SECRET_MARKERS = {key: watch_secret(f"marker-{key}-{secrets.token_hex(8)}") for key in SECRET_KEYS}
+
+
+@pytest.fixture(scope="session")
+def record() -> Callable[[str], Recording]:
+    """The recording of a stack's real config (each stack runs once per session)."""
+
+    recordings: dict[str, Recording] = {}
+
+    def get(stack: str) -> Recording:
+        if stack not in recordings:
+            recordings[stack] = record_stack(stack, SECRET_MARKERS)
+        return recordings[stack]
+
+    return get
+
+
+@pytest.fixture(params=STACKS)
+def stack(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def recording(record: Callable[[str], Recording], stack: str) -> Recording:
+    return record(stack)

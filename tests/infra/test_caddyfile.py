@@ -1,0 +1,78 @@
+"""The generated Caddyfile is valid Caddy config that forwards only the public paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from infra.caddyfile import PROXIED_PATHS, CaddyfileParams, render_caddyfile
+from infra.settings import TlsMode
+
+DEV = CaddyfileParams("dev", "localhost", TlsMode.INTERNAL, "", 443, "proxy", 8080, 65536)
+PROD = CaddyfileParams("prod", "cek.example.com", TlsMode.ACME, "ops@example.com", 443, "proxy", 8080, 65536)
+
+
+def adapt(params: CaddyfileParams) -> dict[str, Any]:
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("caddy is missing (scripts/test installs it)")
+        pytest.skip("caddy is not installed")
+    done = subprocess.run(
+        [caddy, "adapt", "--adapter", "caddyfile", "--config", "/dev/stdin"],
+        input=render_caddyfile(params),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "not formatted" not in done.stderr
+    config: dict[str, Any] = json.loads(done.stdout)
+    return config
+
+
+def path_routes(node: Any) -> list[dict[str, Any]]:
+    """Every route of the adapted config that matches on request paths."""
+    if isinstance(node, list):
+        return [route for item in node for route in path_routes(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if any("path" in matcher for matcher in node.get("match", [])) else []
+    return own + [route for value in node.values() for route in path_routes(value)]
+
+
+@pytest.mark.parametrize("params", [DEV, PROD], ids=["dev", "prod"])
+def test_caddy_accepts_it_and_proxies_only_the_public_paths(params: CaddyfileParams) -> None:
+    config = adapt(params)
+    assert config["admin"] == {"disabled": True}
+    (proxied,) = path_routes(config)
+    assert proxied["match"] == [{"path": list(PROXIED_PATHS)}]
+    assert json.dumps(config).count('"handler": "reverse_proxy"') == 1
+    assert '"dynamic_upstreams": {"name": "proxy", "port": "8080"' in json.dumps(proxied)
+
+
+def test_plain_http_redirects_to_https_and_dev_uses_the_internal_ca() -> None:
+    text = render_caddyfile(DEV)
+    assert "redir https://{host}{uri} 308" in text
+    assert "local_certs" in text
+    assert "Strict-Transport-Security" not in text
+    other_port = render_caddyfile(CaddyfileParams(**{**DEV.__dict__, "public_https_port": 8443}))
+    assert "redir https://{host}:8443{uri} 308" in other_port
+
+
+def test_prod_uses_acme_with_its_contact_and_hsts() -> None:
+    text = render_caddyfile(PROD)
+    assert "email ops@example.com" in text
+    assert "local_certs" not in text
+    assert 'Strict-Transport-Security "max-age=31536000"' in text
+
+
+def test_request_headers_never_reach_the_logs() -> None:
+    text = render_caddyfile(PROD)
+    assert "request>headers delete" in text
+    assert "\tlog {" in text
+    assert "\t\tlog" not in text, "no access log"

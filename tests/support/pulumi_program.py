@@ -1,0 +1,153 @@
+"""Run the Pulumi program (`infra/`) under `pulumi.runtime.set_mocks` and record what it declares.
+
+There is no Pulumi CLI here, so this stands in for it: the stack's config is built the way the CLI
+builds it (`Pulumi.yaml` defaults, then `Pulumi.<stack>.yaml`, then the secrets), the program runs
+against a mock engine, and every resource it registers is recorded with its inputs (wire names,
+camelCase; numbers arrive as floats) and the stack outputs.
+
+The Pulumi runtime keeps global state (settings, config, the root stack), so each stack runs in its own
+interpreter: `record_stack` starts `python -m tests.support.pulumi_program` and reads back JSON. Secret
+inputs are recorded as `{"__secret__": value}`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import rpc
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "cek-proxy"
+SECRET = "__secret__"
+# Resources whose provider picks a unique name when the program gives none.
+AUTONAMED = (
+    "docker:index/network:Network",
+    "docker:index/secret:Secret",
+    "docker:index/serviceConfig:ServiceConfig",
+    "docker:index/service:Service",
+    "docker:index/volume:Volume",
+)
+
+
+@dataclass(frozen=True)
+class Recording:
+    resources: list[dict[str, Any]]
+    outputs: dict[str, Any]
+
+    def of_type(self, suffix: str) -> list[dict[str, Any]]:
+        """Resources whose type token ends with `suffix`, e.g. `/service:Service`."""
+        return [r for r in self.resources if r["type"].endswith(suffix)]
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r["inputs"] for r in self.of_type("/service:Service")}
+
+
+def project_config() -> dict[str, Any]:
+    """The `config:` declarations of Pulumi.yaml."""
+    declared: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    return declared
+
+
+def stack_file_config(stack: str) -> dict[str, Any]:
+    """The `config:` of Pulumi.<stack>.yaml, keys without the project prefix."""
+    values: dict[str, Any] = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {key.removeprefix(f"{PROJECT}:"): value for key, value in values.items()}
+
+
+def stack_config(stack: str, secrets: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """What the CLI hands the program: declared defaults, the stack file, then the secrets."""
+    config = {key: spec["default"] for key, spec in project_config().items() if "default" in spec}
+    return config | stack_file_config(stack) | dict(secrets) | dict(overrides)
+
+
+def record_stack(
+    stack: str, secrets: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Recording:
+    """Run the program for `stack` in a fresh interpreter; raise with its stderr if it fails."""
+    request = {
+        "stack": stack,
+        "config": stack_config(stack, secrets, overrides or {}),
+        "secret_keys": list(secrets),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.pulumi_program"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the program failed for stack {stack}:\n{done.stderr[-4000:]}")
+    recorded = json.loads(done.stdout)
+    return Recording(resources=recorded["resources"], outputs=recorded["outputs"])
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[dict[str, Any]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ in AUTONAMED and "name" not in outputs:
+            outputs["name"] = f"{args.name}-{hashlib.sha256(args.name.encode()).hexdigest()[:7]}"
+        self.resources.append(
+            {"type": args.typ, "name": args.name, "custom": args.custom, "inputs": _marked(args.inputs)}
+        )
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        raise AssertionError(f"the program should call no function, but called {args.token}")
+
+
+def _marked(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return {SECRET: _marked(rpc.unwrap_rpc_secret(value))}
+    if isinstance(value, dict):
+        return {key: _marked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_marked(item) for item in value]
+    return value
+
+
+def pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """Config as the engine passes it to programs and policy packs: namespaced keys, string values."""
+    return {
+        f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
+
+
+def _run(request: dict[str, Any]) -> dict[str, Any]:
+    mocks = RecordingMocks()
+    secret_keys = [f"{PROJECT}:{key}" for key in request["secret_keys"]]
+    pulumi.runtime.set_all_config(pulumi_config(request["config"]), secret_keys=secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False)
+    outputs: dict[str, Any] = {}
+
+    def program() -> pulumi.Output[None]:
+        importlib.import_module("infra.__main__")
+        stack_outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
+        return pulumi.Output.all(**stack_outputs).apply(outputs.update)
+
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
+    return {"resources": mocks.resources, "outputs": outputs}
+
+
+if __name__ == "__main__":
+    argparse.ArgumentParser(
+        description="Record the program's resources for the stack request on stdin."
+    ).parse_args()
+    json.dump(_run(json.load(sys.stdin)), sys.stdout)
