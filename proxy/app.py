@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from proxy.settings import Mode, Settings
 from proxy.state import (
     ACCOUNTS,
     ACTION_UPSTREAM,
+    DRAINING,
     METRICS,
     SETTINGS,
     TOKEN_STORE,
@@ -41,6 +43,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[VOICE] = Voice(settings.config)
+    app[DRAINING] = asyncio.Event()
     app.cleanup_ctx.append(token_store)
     app.cleanup_ctx.append(upstream_services)
     app.router.add_post("/cek", cek_endpoint)

@@ -1,12 +1,17 @@
-"""Running the service: listen, log, and shut down gracefully on SIGTERM.
+"""Running the service: listen, log, and stop gracefully on SIGTERM (or SIGINT).
 
-On SIGTERM aiohttp stops accepting connections and lets in-flight requests finish for up to
-`CEK_PROXY_SHUTDOWN_TIMEOUT` seconds; the process then exits 0.
+A stop goes in two steps. Draining (`CEK_PROXY_DRAIN_SECONDS`, default 0): `/readyz` answers 503 but
+requests are still served, so that a load balancer that finds replicas by DNS (the gateway refreshes
+every few seconds) stops sending new requests here before the listener closes. Then aiohttp stops
+accepting connections and lets in-flight requests finish for up to `CEK_PROXY_SHUTDOWN_TIMEOUT`
+seconds; the process exits 0.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 
 from aiohttp import web
 
@@ -14,6 +19,7 @@ from proxy import __version__
 from proxy.app import create_app
 from proxy.logs import configure_logging
 from proxy.settings import Settings
+from proxy.state import DRAINING
 
 log = logging.getLogger("cek_proxy")
 
@@ -33,14 +39,30 @@ def serve(settings: Settings) -> None:
             }
         },
     )
-    web.run_app(
-        create_app(settings),
-        host=settings.listen.host,
-        port=settings.listen.port,
-        shutdown_timeout=settings.shutdown_timeout,
-        reuse_port=settings.reuse_port,
-        access_log=None,
-        print=None,
-        handle_signals=True,
-    )
+    asyncio.run(_serve(settings))
     log.info("stopped")
+
+
+async def _serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.listen.host, settings.listen.port, reuse_port=settings.reuse_port)
+        await site.start()
+        await _stop_requested()
+        app[DRAINING].set()
+        log.info("draining", extra={"fields": {"seconds": settings.drain_seconds}})
+        await asyncio.sleep(settings.drain_seconds)
+    finally:
+        await runner.cleanup()
+
+
+async def _stop_requested() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()

@@ -96,6 +96,7 @@ class Environment(BaseModel):
     body_timeout: Seconds = Field(5.0, alias="CEK_PROXY_BODY_TIMEOUT")
     upstream_timeout: Annotated[float, Field(gt=0, le=7.5)] = Field(5.0, alias="CEK_PROXY_UPSTREAM_TIMEOUT")
     shutdown_timeout: Seconds = Field(10.0, alias="CEK_PROXY_SHUTDOWN_TIMEOUT")
+    drain_seconds: Annotated[float, Field(ge=0, le=120)] = Field(0.0, alias="CEK_PROXY_DRAIN_SECONDS")
     log_level: Annotated[str, AfterValidator(str.upper)] = Field(
         "INFO", alias="CEK_PROXY_LOG_LEVEL", pattern="(?i)^(debug|info|warning|error)$"
     )
@@ -126,6 +127,7 @@ class Settings:
     body_timeout: float
     upstream_timeout: float
     shutdown_timeout: float
+    drain_seconds: float
     log_level: str
     reuse_port: bool
     config: FileConfig
@@ -256,6 +258,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         body_timeout=env.body_timeout,
         upstream_timeout=env.upstream_timeout,
         shutdown_timeout=env.shutdown_timeout,
+        drain_seconds=env.drain_seconds,
         log_level=env.log_level,
         reuse_port=env.reuse_port,
         config=config,

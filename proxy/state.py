@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from proxy.accounts.linking import AccountLinker
@@ -17,6 +19,7 @@ METRICS = web.AppKey("metrics", Metrics)
 VOICE = web.AppKey("voice", Voice)
 VERIFIER = web.AppKey("verifier", CekVerifier)
 TURNS = web.AppKey("turns", TurnHandler)
+DRAINING = web.AppKey("draining", asyncio.Event)  # set when a stop was requested
 TOKEN_STORE = web.AppKey("token_store", TokenStore)
 ACCOUNTS = web.AppKey("accounts", AccountLinker)
 ACTION_UPSTREAM = web.AppKey("action_upstream", Upstream)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from proxy.responses import json_response
-from proxy.state import METRICS, TOKEN_STORE, VERIFIER
+from proxy.state import DRAINING, METRICS, TOKEN_STORE, VERIFIER
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -13,7 +13,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when CEK keys are loaded and the token store answers."""
+    """Ready when CEK keys are loaded and the token store answers; not ready once a stop began."""
+    if request.app[DRAINING].is_set():
+        return json_response({"status": "draining"}, status=503)
     verifier, store = request.app.get(VERIFIER), request.app.get(TOKEN_STORE)
     keys = verifier.key_count if verifier else 0
     store_ok = store is not None and await store.ping()

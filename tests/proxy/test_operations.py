@@ -83,6 +83,22 @@ async def test_sigterm_finishes_in_flight_requests_then_exits_0(
     assert await asyncio.to_thread(proxy.process.wait, 15) == 0
 
 
+async def test_while_draining_it_reports_not_ready_but_still_serves(
+    proxy_process: Callable[..., Awaitable[ProxyProcess]], signer: CekSigner
+) -> None:
+    proxy = await proxy_process(CEK_PROXY_DRAIN_SECONDS="2")
+    body = launch()
+    proxy.process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{proxy.url}/readyz") as ready:
+            assert ready.status == 503
+            assert (await ready.json())["status"] == "draining"
+        async with session.post(f"{proxy.url}/cek", data=body, headers=signer.headers(body)) as resp:
+            assert resp.status == 200
+    assert await asyncio.to_thread(proxy.process.wait, 15) == 0
+
+
 async def test_log_lines_are_json_with_request_ids_and_no_secrets(
     proxy_process: Callable[..., Awaitable[ProxyProcess]], signer: CekSigner
 ) -> None:
