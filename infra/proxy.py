@@ -20,7 +20,11 @@ from infra.settings import AccountLinking, SettingsError, StackSettings
 ALIAS = "proxy"
 PORT = 8080
 CONFIG_PATH = "/etc/cek-proxy/config.toml"
+KEYS_DIR = "/etc/cek-proxy/keys"
+UPSTREAM_CA_PATH = "/etc/cek-proxy/upstream-ca.pem"
 SHUTDOWN_TIMEOUT_SECONDS = 10
+# The gateway finds replicas by DNS every 5 s: a stopping replica keeps serving that long, and a bit.
+DRAIN_SECONDS = 6
 # Stack config key of each secret -> the proxy setting that names its file.
 SECRET_FILE_SETTINGS = {
     "chatbotSecret": "CEK_PROXY_CHATBOT_SECRET_FILE",
@@ -51,9 +55,13 @@ class Proxy(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
         image = local_image(f"{name}-image", PROXY, settings.base_image, child)
-        configs = []
+        files = project_files(settings)
         if (config_text := config_file(settings)) is not None:
-            configs.append(swarm.config_file(f"{name}-config", config_text, CONFIG_PATH, PROXY, child))
+            files[CONFIG_PATH] = config_text
+        configs = [
+            swarm.config_file(f"{name}-{_resource_suffix(path)}", text, path, PROXY, child)
+            for path, text in files.items()
+        ]
         self.dns_name = ALIAS
         self.port = PORT
         self.service = swarm.service(
@@ -64,11 +72,11 @@ class Proxy(pulumi.ComponentResource):
                 container=swarm.ContainerArgs(
                     spec=PROXY,
                     image=image.image_name,
-                    env=environment(args, has_config=bool(configs)),
+                    env=environment(args, mounted=set(files)),
                     secrets=[args.secrets.mount(key, PROXY) for key in args.secrets.secrets],
                     configs=configs,
                     healthcheck=HEALTHCHECK,
-                    stop_grace_period=f"{SHUTDOWN_TIMEOUT_SECONDS + 5}s",
+                    stop_grace_period=f"{DRAIN_SECONDS + SHUTDOWN_TIMEOUT_SECONDS + 5}s",
                 ),
                 networks=[
                     swarm.attach(args.host.internal_network, ALIAS),
@@ -83,15 +91,17 @@ class Proxy(pulumi.ComponentResource):
         self.register_outputs({"service": self.service.id, "image": image.image_name})
 
 
-def environment(args: ProxyArgs, has_config: bool) -> dict[str, pulumi.Input[str]]:
-    """The proxy's settings: plain values, and for each mounted secret only the path of its file."""
+def environment(args: ProxyArgs, mounted: set[str]) -> dict[str, pulumi.Input[str]]:
+    """The proxy's settings: plain values, and for each mounted secret or file only its path."""
     settings = args.settings
     optional = {
         "CEK_PROXY_CHATBOT_URL": settings.chatbot_url,
         "CEK_PROXY_PASSTHROUGH_URL": settings.passthrough_url,
         "CEK_PROXY_CEK_PUBLIC_KEY_URL": settings.cek_public_key_url,
         "CEK_PROXY_TOKEN_STORE_URL": args.token_store_url or "",
-        "CEK_PROXY_CONFIG_FILE": CONFIG_PATH if has_config else "",
+        "CEK_PROXY_CONFIG_FILE": CONFIG_PATH if CONFIG_PATH in mounted else "",
+        "CEK_PROXY_CEK_PUBLIC_KEY_FILES": ",".join(sorted(p for p in mounted if p.startswith(KEYS_DIR))),
+        "CEK_PROXY_UPSTREAM_CA_FILE": UPSTREAM_CA_PATH if UPSTREAM_CA_PATH in mounted else "",
     }
     env: dict[str, pulumi.Input[str]] = {
         "CEK_PROXY_LISTEN": f"0.0.0.0:{PORT}",
@@ -100,17 +110,42 @@ def environment(args: ProxyArgs, has_config: bool) -> dict[str, pulumi.Input[str
         "CEK_PROXY_LOG_LEVEL": settings.log_level,
         "CEK_PROXY_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "CEK_PROXY_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT_SECONDS),
+        "CEK_PROXY_DRAIN_SECONDS": str(DRAIN_SECONDS),
     }
     env.update({name: value for name, value in optional.items() if value})
     env.update({SECRET_FILE_SETTINGS[key]: args.secrets.path(key) for key in args.secrets.secrets})
     return env
 
 
+def project_files(settings: StackSettings) -> dict[str, str]:
+    """Trusted CEK keys and the upstream CA: mount path -> content (public material, not secrets)."""
+    files = {
+        f"{KEYS_DIR}/{index}.pem": _read(setting_file, "cekPublicKeyFiles")
+        for index, setting_file in enumerate(settings.cek_public_key_files)
+    }
+    if settings.upstream_ca_file:
+        files[UPSTREAM_CA_PATH] = _read(settings.upstream_ca_file, "upstreamCaFile")
+    return files
+
+
+def _read(path: str, key: str) -> str:
+    """A file named by a setting, relative to the project (an absolute path is taken as is)."""
+    try:
+        return (ROOT / path).read_text()
+    except OSError as exc:
+        raise SettingsError(f"{key}: cannot read {path} ({exc.strerror})") from None
+
+
+def _resource_suffix(path: str) -> str:
+    """`/etc/cek-proxy/keys/0.pem` -> `keys-0`, a readable part of the config's resource name."""
+    return path.removeprefix("/etc/cek-proxy/").rsplit(".", 1)[0].replace("/", "-")
+
+
 def config_file(settings: StackSettings) -> str | None:
     """The proxy's TOML file: the stack's `accountLinking`, then the file named by `proxyConfigFile`."""
     if settings.account_linking is AccountLinking.OFF and not settings.proxy_config_file:
         return None
-    text = (ROOT / settings.proxy_config_file).read_text() if settings.proxy_config_file else ""
+    text = _read(settings.proxy_config_file, "proxyConfigFile") if settings.proxy_config_file else ""
     try:
         parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

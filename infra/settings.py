@@ -77,6 +77,8 @@ class StackSettings:
     chatbot_url: str
     passthrough_url: str
     cek_public_key_url: str
+    cek_public_key_files: tuple[str, ...]
+    upstream_ca_file: str
     account_linking: AccountLinking
     proxy_config_file: str
     log_level: str
@@ -121,6 +123,8 @@ def load_settings() -> StackSettings:
         chatbot_url=_url(cfg, "chatbotUrl"),
         passthrough_url=_url(cfg, "passthroughUrl"),
         cek_public_key_url=_url(cfg, "cekPublicKeyUrl"),
+        cek_public_key_files=_strings(cfg, "cekPublicKeyFiles"),
+        upstream_ca_file=cfg.require("upstreamCaFile"),
         account_linking=_choice(cfg, "accountLinking", AccountLinking),
         proxy_config_file=cfg.require("proxyConfigFile"),
         log_level=_pattern(cfg, "logLevel", r"debug|info|warning|error"),

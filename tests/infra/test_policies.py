@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
+from policies import runner, workloads
 from tests.infra.conftest import SECRET_MARKERS
-from tests.support.pulumi_program import SECRET, Recording, pulumi_config, stack_config
-
-runner = pytest.importorskip("policies.runner", reason="the policy pack (policies/) is not in this tree")
-workloads = pytest.importorskip("policies.workloads")
+from tests.support.pulumi_program import SECRET, Recording, pulumi_config, record_stack, stack_config
 
 
 def wire(value: Any) -> Any:
@@ -26,11 +24,13 @@ def wire(value: Any) -> Any:
     return value
 
 
-def test_the_program_passes_every_policy(
-    recording: Recording, stack: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def violations(
+    recording: Recording, stack: str, monkeypatch: pytest.MonkeyPatch, overrides: dict[str, Any] | None = None
+) -> list[str]:
+    """Every policy run over the recording, as the engine would run them at `pulumi up`."""
     # As the engine does: the stack config (secrets decrypted) and the stack name in the environment.
-    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(pulumi_config(stack_config(stack, SECRET_MARKERS, {}))))
+    config = stack_config(stack, SECRET_MARKERS, overrides or {})
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(pulumi_config(config)))
     monkeypatch.setenv("PULUMI_STACK", stack)
     records = [
         (
@@ -44,4 +44,21 @@ def test_the_program_passes_every_policy(
         if resource["custom"]
     ]
     records.append((workloads.STACK, f"cek-proxy-{stack}", recording.outputs, None))
-    assert [str(violation) for violation in runner.run_policies(records)] == []
+    return [str(violation) for violation in runner.run_policies(records)]
+
+
+def test_the_program_passes_every_policy(
+    recording: Recording, stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert violations(recording, stack, monkeypatch) == []
+
+
+def test_prod_refuses_cek_keys_other_than_clovas(monkeypatch: pytest.MonkeyPatch) -> None:
+    overrides = {"cekPublicKeyFiles": ["tests/fixtures/cek-samples/clova-signature-public-key.pem"]}
+    found = violations(record_stack("prod", SECRET_MARKERS, overrides), "prod", monkeypatch, overrides)
+    assert len(found) == 1
+    assert "prod-proxy-trusts-only-clova-key" in found[0]
+    staging = violations(
+        record_stack("staging", SECRET_MARKERS, overrides), "staging", monkeypatch, overrides
+    )
+    assert staging == []

@@ -11,6 +11,7 @@ import binascii
 import contextlib
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -245,6 +246,24 @@ def test_passthrough_mode_mounts_no_chatbot_secret() -> None:
     assert proxy["env"]["CEK_PROXY_PASSTHROUGH_URL"] == "https://backend.example/cek"
     assert "CEK_PROXY_CHATBOT_SECRET_FILE" not in proxy["env"]
     assert all(not m["fileName"].endswith("chatbot-secret") for m in proxy["secrets"])
+
+
+def test_trusted_keys_and_the_upstream_ca_are_mounted_as_swarm_configs() -> None:
+    key = "tests/fixtures/cek-samples/clova-signature-public-key.pem"
+    recording = record_stack("dev", SECRET_MARKERS, {"cekPublicKeyFiles": [key], "upstreamCaFile": key})
+    proxy = containers(recording)["proxy"]
+    assert proxy["env"]["CEK_PROXY_CEK_PUBLIC_KEY_FILES"] == "/etc/cek-proxy/keys/0.pem"
+    assert proxy["env"]["CEK_PROXY_UPSTREAM_CA_FILE"] == "/etc/cek-proxy/upstream-ca.pem"
+    mounted = {c["fileName"]: c for c in proxy["configs"]}
+    assert {"/etc/cek-proxy/keys/0.pem", "/etc/cek-proxy/upstream-ca.pem"} <= set(mounted)
+    assert all(c["fileMode"] == 0o400 and c["fileUid"] == "10001" for c in mounted.values())
+    contents = [r["inputs"]["dataRaw"] for r in recording.of_type("/serviceConfig:ServiceConfig")]
+    assert contents.count(Path(key).read_text()) == 2
+
+
+def test_a_missing_project_file_stops_the_program_naming_the_key() -> None:
+    with pytest.raises(RuntimeError, match=r"upstreamCaFile: cannot read missing\.pem"):
+        record_stack("dev", SECRET_MARKERS, {"upstreamCaFile": "missing.pem"})
 
 
 def test_every_declared_secret_is_known_to_the_program() -> None:
