@@ -67,14 +67,16 @@ $hsts		X-Content-Type-Options nosniff
 	handle @proxied {
 		reverse_proxy {
 			dynamic a $upstream_host $upstream_port {
-				refresh 5s
+				refresh 2s
 			}
 			lb_policy round_robin
-			lb_try_duration 3s
+			lb_try_duration 4s
+			lb_try_interval 250ms
 			fail_duration 10s
 			transport http {
-				dial_timeout 2s
-				response_header_timeout 10s
+				dial_timeout 1s
+				response_header_timeout 9s
+				keepalive 30s
 			}
 		}
 	}

@@ -23,8 +23,8 @@ CONFIG_PATH = "/etc/cek-proxy/config.toml"
 KEYS_DIR = "/etc/cek-proxy/keys"
 UPSTREAM_CA_PATH = "/etc/cek-proxy/upstream-ca.pem"
 SHUTDOWN_TIMEOUT_SECONDS = 10
-# The gateway finds replicas by DNS every 5 s: a stopping replica keeps serving that long, and a bit.
-DRAIN_SECONDS = 6
+# The gateway finds replicas by DNS every 2 s: a stopping replica keeps serving well past that.
+DRAIN_SECONDS = 5
 # Stack config key of each secret -> the proxy setting that names its file.
 SECRET_FILE_SETTINGS = {
     "chatbotSecret": "CEK_PROXY_CHATBOT_SECRET_FILE",
