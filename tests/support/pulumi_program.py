@@ -71,27 +71,43 @@ def stack_config(stack: str, secrets: Mapping[str, str], overrides: Mapping[str,
     return config | stack_file_config(stack) | dict(secrets) | dict(overrides)
 
 
-def record_stack(
+def program_request(
     stack: str, secrets: Mapping[str, str], overrides: Mapping[str, Any] | None = None
-) -> Recording:
-    """Run the program for `stack` in a fresh interpreter; raise with its stderr if it fails."""
-    request = {
+) -> dict[str, Any]:
+    """What a run of the program needs: the stack, its whole config, and which keys are secret."""
+    return {
         "stack": stack,
         "config": stack_config(stack, secrets, overrides or {}),
         "secret_keys": list(secrets),
     }
+
+
+def run_module(module: str, request: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+    """`python -m module` in a fresh interpreter, the request as JSON on stdin and the result on stdout.
+
+    Raises RuntimeError with the end of its stderr when it fails; the result carries its stderr as `log`.
+    """
     done = subprocess.run(
-        [sys.executable, "-m", "tests.support.pulumi_program"],
+        [sys.executable, "-m", module],
         input=json.dumps(request),
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"the program failed for stack {stack}:\n{done.stderr[-4000:]}")
-    recorded = json.loads(done.stdout)
+        raise RuntimeError(f"{module} failed for stack {request['stack']}:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout)
+    result["log"] = done.stderr
+    return result
+
+
+def record_stack(
+    stack: str, secrets: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Recording:
+    """Run the program for `stack` in a fresh interpreter; raise with its stderr if it fails."""
+    recorded = run_module("tests.support.pulumi_program", program_request(stack, secrets, overrides), 120)
     return Recording(resources=recorded["resources"], outputs=recorded["outputs"])
 
 
@@ -130,8 +146,10 @@ def pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _run(request: dict[str, Any]) -> dict[str, Any]:
-    mocks = RecordingMocks()
+def run_program(request: Mapping[str, Any], mocks: pulumi.runtime.Mocks) -> dict[str, Any]:
+    """Run infra/ for the request's stack and config against `mocks`; the stack outputs.
+
+    Only once per interpreter: the Pulumi runtime keeps global state."""
     secret_keys = [f"{PROJECT}:{key}" for key in request["secret_keys"]]
     pulumi.runtime.set_all_config(pulumi_config(request["config"]), secret_keys=secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False)
@@ -143,6 +161,12 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
         return pulumi.Output.all(**stack_outputs).apply(outputs.update)
 
     pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
+    return outputs
+
+
+def _record(request: dict[str, Any]) -> dict[str, Any]:
+    mocks = RecordingMocks()
+    outputs = run_program(request, mocks)
     return {"resources": mocks.resources, "outputs": outputs}
 
 
@@ -150,4 +174,4 @@ if __name__ == "__main__":
     argparse.ArgumentParser(
         description="Record the program's resources for the stack request on stdin."
     ).parse_args()
-    json.dump(_run(json.load(sys.stdin)), sys.stdout)
+    json.dump(_record(json.load(sys.stdin)), sys.stdout)

@@ -1,6 +1,7 @@
 """Run a stub upstream as a process of its own (in a container for the deployment tests).
 
-    python -m tests.support.stub_service chatbot --secret-file F [--action-url U --action-key-file K]
+    python -m tests.support.stub_service chatbot --secret-file F [--secret-file F2 ...] \
+        [--action-url U --action-key-file K]
     python -m tests.support.stub_service backend [--expect-token-file T]
 
 Both take `--listen host:port` and, for HTTPS, `--tls-cert`/`--tls-key`.
@@ -25,9 +26,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--listen", default="0.0.0.0:8443")
     parser.add_argument("--tls-cert", type=Path)
     parser.add_argument("--tls-key", type=Path)
-    parser.add_argument("--secret-file", type=Path, help="chatbot: the Custom API secret key")
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        action="append",
+        default=[],
+        help="chatbot: a Custom API secret key it accepts",
+    )
     parser.add_argument("--action-url", help="chatbot: answer `send` by calling this action relay URL")
     parser.add_argument("--action-key-file", type=Path, help="chatbot: the key for the action relay")
+    parser.add_argument(
+        "--action-trigger", default="", help="chatbot: call the action only for texts with this"
+    )
     parser.add_argument("--expect-token-file", type=Path, help="backend: refuse any other bearer token")
     return parser
 
@@ -39,13 +49,13 @@ def _secret(path: Path | None) -> str | None:
 def build_app(args: argparse.Namespace) -> web.Application:
     if args.kind == "backend":
         return StubActionBackend(expected_token=_secret(args.expect_token_file)).app()
-    secret = _secret(args.secret_file)
-    if secret is None:
+    secrets = [read_secret_file(path).get_secret_value() for path in args.secret_file]
+    if not secrets:
         raise SystemExit("chatbot: --secret-file is required")
-    stub = StubChatbot(secret)
+    stub = StubChatbot(secrets[0], extra_secrets=tuple(secrets[1:]))
     key = _secret(args.action_key_file)
     if args.action_url and key:
-        stub.action = ActionCall(args.action_url, key, extra_headers={})
+        stub.action = ActionCall(args.action_url, key, trigger=args.action_trigger, extra_headers={})
     return stub.app()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,7 @@ class ActionCall:
 
     url: str  # the proxy's /actions/<name>
     key: str  # the shared action key
+    trigger: str = ""  # call it only for texts that contain this (every text when empty)
     # What a sloppy caller might send along; the relay must not pass it on.
     extra_headers: dict[str, str] = field(
         default_factory=lambda: {"Authorization": "Basic c3RyYXk6Y3JlZHM=", "Cookie": "session=stray"}
@@ -74,8 +75,10 @@ class ActionCall:
 @dataclass
 class StubChatbot:
     secret: str
+    extra_secrets: tuple[str, ...] = ()  # also accepted, as during a secret rotation
     received: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
+    matched: Counter[int] = field(default_factory=Counter)  # requests by index of the secret they matched
     scripted: deque[dict[str, Any]] = field(default_factory=deque)
     failure: Failure | None = None
     action: ActionCall | None = None
@@ -87,27 +90,40 @@ class StubChatbot:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/custom/v1/{domain}/{hash}", self.handle)
+        app.router.add_get("/stats", self.stats)
         return app
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"received": len(self.received), "rejected": self.rejected, "matched": self.matched}
+        )
+
+    def _signed_with(self, body: bytes, signature: str | None) -> int | None:
+        secrets = (self.secret, *self.extra_secrets)
+        return next(
+            (i for i, secret in enumerate(secrets) if signature_matches(body, secret, signature)), None
+        )
 
     def default_reply(self, message: dict[str, Any]) -> dict[str, Any]:
         if message.get("event") == "open":
             return {"bubbles": [template_bubble("안녕하세요. 고객센터 도우미입니다.", WELCOME_BUTTONS)]}
-        text = message["bubbles"][-1]["data"]["description"] if message.get("bubbles") else ""
-        return {"bubbles": [text_bubble(f"답변: {text}")]}
+        return {"bubbles": [text_bubble(f"답변: {_text(message)}")]}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if not signature_matches(body, self.secret, request.headers.get(SIGNATURE_HEADER)):
+        secret_index = self._signed_with(body, request.headers.get(SIGNATURE_HEADER))
+        if secret_index is None:
             self.rejected += 1
             error = {"error": {"errorCode": "200", "message": "Authentication Failed"}}
             return web.json_response(error, status=401)
         message = json.loads(body)
         self.received.append(message)
+        self.matched[secret_index] += 1
         if self.failure:
             return await fail(request, self.failure)
         if self.scripted:
             reply = self.scripted.popleft()
-        elif self.action and message.get("event") == "send":
+        elif self.action and message.get("event") == "send" and self.action.trigger in _text(message):
             reply = await self.call_action(self.action, message)
         else:
             reply = self.default_reply(message)
@@ -146,6 +162,12 @@ class StubActionBackend:
         if self.expected_token and request.headers.get("Authorization") != f"Bearer {self.expected_token}":
             return web.json_response({"error": "unexpected token"}, status=403)
         return web.json_response({"orders": 2}, status=200)
+
+
+def _text(message: dict[str, Any]) -> str:
+    """The text a chatbot request carries ("" for `open`)."""
+    text: str = message["bubbles"][-1]["data"]["description"] if message.get("bubbles") else ""
+    return text
 
 
 async def fail(request: web.Request, failure: Failure) -> web.StreamResponse:
