@@ -1,0 +1,285 @@
+"""The test-side stand-in for the docker provider: Pulumi mocks that apply what the program declares.
+
+The Pulumi CLI and its docker provider cannot run on these machines, so the real program runs
+under `pulumi.runtime.set_mocks` with this class: each declared `docker:index/...` resource is
+created (or updated) on the local Swarm through the Docker SDK, and its real id and outputs go
+back to the program. Everything created carries a `cek-proxy.test-run` label, so the state lives
+in Docker itself: a later run of the program (a new image, a rotated secret) updates what exists,
+`prune` removes what the latest run no longer declares, and `remove_all` cleans up after a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import pulumi
+from docker.models.services import Service
+
+from tests.deploy.swarm_spec import duration_ns, labels, service_spec
+
+RUN_LABEL = "cek-proxy.test-run"
+NAME_LABEL = "cek-proxy.logical-name"
+APPLIED_LABEL = "cek-proxy.applied"  # set on what the program declared (not on test stubs beside it)
+DEFAULT_CONVERGE_SECONDS = 180.0
+
+Outputs = dict[str, Any]
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """Inputs with Pulumi's secret wrappers replaced by their values."""
+    if pulumi.runtime.rpc.is_rpc_secret(value):
+        return unwrap_secrets(pulumi.runtime.rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+class ConvergeError(AssertionError):
+    """A service did not reach its desired state in time, or rolled back."""
+
+
+@dataclass
+class SwarmApplier(pulumi.runtime.Mocks):
+    client: docker.DockerClient
+    run_id: str
+    workdir: Path  # the program's working directory: build contexts are relative to it
+    declared: set[str] = field(default_factory=set)  # Docker ids declared by this run
+    log: Callable[[str], None] = print
+
+    def __post_init__(self) -> None:
+        self._handlers: dict[str, Callable[[str, dict[str, Any]], tuple[str, Outputs]]] = {
+            "docker:index/image:Image": self._image,
+            "docker:index/network:Network": self._network,
+            "docker:index/secret:Secret": self._secret,
+            "docker:index/serviceConfig:ServiceConfig": self._config,
+            "docker:index/service:Service": self._service,
+            "docker:index/volume:Volume": self._volume,
+        }
+
+    # --- the Mocks interface -------------------------------------------------------------------
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        handler = self._handlers.get(args.typ)
+        if handler is None:
+            if args.typ.startswith("docker:") and args.custom:
+                raise NotImplementedError(f"the test applier cannot create {args.typ}")
+            return f"{args.name}-id", dict(args.inputs)  # providers and components
+        resource_id, outputs = handler(args.name, unwrap_secrets(dict(args.inputs)))
+        self.declared.add(resource_id)
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+    # --- resources -----------------------------------------------------------------------------
+    def _labels(self, logical: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**(extra or {}), RUN_LABEL: self.run_id, NAME_LABEL: logical, APPLIED_LABEL: "true"}
+
+    def _image(self, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
+        tag = inputs["imageName"]
+        build = inputs.get("build") or {}
+        context = (self.workdir / build.get("context", ".")).resolve()
+        dockerfile = (self.workdir / build.get("dockerfile", "Dockerfile")).resolve()
+        try:
+            image = self.client.images.get(tag)
+        except docker.errors.ImageNotFound:
+            started = time.monotonic()
+            image, _ = self.client.images.build(
+                path=str(context),
+                dockerfile=os.path.relpath(dockerfile, context),
+                buildargs=build.get("args") or {},
+                tag=tag,
+                rm=True,
+                labels=self._labels(logical),
+            )
+            self.log(f"built {tag} in {time.monotonic() - started:.1f}s")
+        return str(image.id), {**inputs, "repoDigest": tag, "imageId": image.id}
+
+    def _find(self, collection: Any, logical: str) -> Any | None:
+        found = collection.list(filters={"label": [f"{RUN_LABEL}={self.run_id}", f"{NAME_LABEL}={logical}"]})
+        return found[0] if found else None
+
+    def _network(self, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
+        network = self._find(self.client.networks, logical)
+        if network is None:
+            network = self.client.networks.create(
+                inputs.get("name") or f"{self.run_id}-{logical}",
+                driver=inputs.get("driver", "overlay"),
+                internal=bool(inputs.get("internal")),
+                attachable=bool(inputs.get("attachable")),
+                options=inputs.get("options"),
+                labels=self._labels(logical, labels(inputs.get("labels"))),
+            )
+        network.reload()
+        return str(network.id), {**inputs, "name": network.name}
+
+    def _volume(self, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
+        volume = self.client.volumes.create(
+            name=inputs.get("name") or f"{self.run_id}-{logical}",
+            driver=inputs.get("driver", "local"),
+            labels=self._labels(logical, labels(inputs.get("labels"))),
+        )
+        return str(volume.name), {**inputs, "name": volume.name}
+
+    def _stored(self, collection: Any, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
+        """A Swarm secret or config: immutable, so a new value is a new object under a new name."""
+        data = inputs.get("data") or base64.b64encode(inputs.get("dataRaw", "").encode()).decode()
+        name = (
+            inputs.get("name") or f"{self.run_id}-{logical}-{hashlib.sha256(data.encode()).hexdigest()[:12]}"
+        )
+        existing = collection.list(filters={"name": name})
+        exact = [item for item in existing if item.name == name]
+        if exact:
+            return str(exact[0].id), {**inputs, "name": name}
+        created = collection.create(
+            name=name, data=base64.b64decode(data), labels=self._labels(logical, labels(inputs.get("labels")))
+        )
+        return str(created.id), {**inputs, "name": name}
+
+    def _secret(self, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
+        return self._stored(self.client.secrets, logical, inputs)
+
+    def _config(self, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
+        return self._stored(self.client.configs, logical, inputs)
+
+    def _service(self, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
+        name = inputs.get("name") or f"{self.run_id}-{logical}"
+        spec = service_spec(name, inputs)
+        spec["Labels"] = {**spec.get("Labels", {}), **self._labels(logical)}
+        existing: Service | None = self._find(self.client.services, logical)
+        api = self.client.api
+        if existing is None:
+            created = api.create_service(
+                spec["TaskTemplate"],
+                name=name,
+                labels=spec["Labels"],
+                mode=spec.get("Mode"),
+                update_config=spec.get("UpdateConfig"),
+                rollback_config=spec.get("RollbackConfig"),
+                endpoint_spec=spec.get("EndpointSpec"),
+            )
+            service_id = str(created["ID"])
+        else:
+            existing.reload()
+            api.update_service(
+                existing.id,
+                existing.version,
+                task_template=spec["TaskTemplate"],
+                name=name,
+                labels=spec["Labels"],
+                mode=spec.get("Mode"),
+                update_config=spec.get("UpdateConfig"),
+                rollback_config=spec.get("RollbackConfig"),
+                endpoint_spec=spec.get("EndpointSpec"),
+            )
+            service_id = str(existing.id)
+        timeout = duration_ns((inputs.get("convergeConfig") or {}).get("timeout"))
+        self.wait_converged(service_id, timeout / 1e9 if timeout else DEFAULT_CONVERGE_SECONDS)
+        return service_id, {**inputs, "name": name}
+
+    # --- convergence and clean-up --------------------------------------------------------------
+    def wait_converged(self, service_id: str, timeout: float) -> None:
+        """Wait until every replica runs the current spec and is healthy (the provider's converge)."""
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        while time.monotonic() < deadline:
+            service = self.client.services.get(service_id)
+            state = (service.attrs.get("UpdateStatus") or {}).get("State")
+            if state in ("rollback_completed", "rollback_paused", "paused"):
+                raise ConvergeError(
+                    f"{service.name}: update {state}: {service.attrs['UpdateStatus'].get('Message')}"
+                )
+            if state in (None, "completed") and self._healthy_replicas(service) >= _replicas(service):
+                self.log(f"{service.name} converged in {time.monotonic() - started:.1f}s")
+                return
+            time.sleep(0.5)
+        raise ConvergeError(f"service {service_id} did not converge within {timeout:.0f}s")
+
+    def _healthy_replicas(self, service: Service) -> int:
+        running = [
+            t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"
+        ]
+        if not running:
+            return 0
+        has_check = "Healthcheck" in service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+        if not has_check:
+            return len(running)
+        healthy = self.client.containers.list(
+            filters={"label": f"com.docker.swarm.service.id={service.id}", "health": "healthy"}
+        )
+        current = {t["Status"]["ContainerStatus"]["ContainerID"] for t in running}
+        return sum(1 for c in healthy if c.id in current)
+
+    def prune(self) -> None:
+        """Remove what this run's objects no longer need: old secrets and configs, dropped services."""
+        for collection in (self.client.services, self.client.secrets, self.client.configs):
+            for item in collection.list(filters={"label": [f"{RUN_LABEL}={self.run_id}", APPLIED_LABEL]}):
+                if item.id not in self.declared:
+                    item.remove()
+                    self.log(f"pruned {item.name}")
+
+    def remove_all(self) -> None:
+        """Remove everything the run created, test stubs included (services first: their tasks hold
+        the rest). Every removal is tried; the first failure is raised at the end."""
+        selector = {"label": f"{RUN_LABEL}={self.run_id}"}
+        services = self.client.services.list(filters=selector)
+        errors = [error for service in services if (error := _removed(service))]
+        ids = {service.id for service in services}
+        _wait_gone(lambda: [c for c in self.client.containers.list(all=True) if _service_id(c) in ids])
+        for collection in (
+            self.client.secrets,
+            self.client.configs,
+            self.client.volumes,
+            self.client.networks,
+        ):
+            errors += [error for item in collection.list(filters=selector) if (error := _removed(item))]
+        if errors:
+            raise errors[0]
+
+
+def remove_stale_runs(client: docker.DockerClient, log: Callable[[str], None] = print) -> None:
+    """Remove what earlier test runs left behind (a run killed before its clean-up)."""
+    runs = {
+        item.attrs["Spec"]["Labels"][RUN_LABEL]
+        for collection in (client.services, client.secrets, client.configs)
+        for item in collection.list(filters={"label": RUN_LABEL})
+    }
+    runs |= {n.attrs["Labels"][RUN_LABEL] for n in client.networks.list(filters={"label": RUN_LABEL})}
+    for run in sorted(runs):
+        log(f"removing what test run {run} left behind")
+        SwarmApplier(client, run, Path("."), log=log).remove_all()
+
+
+def _removed(item: Any) -> docker.errors.APIError | None:
+    try:
+        item.remove()
+    except docker.errors.NotFound:
+        return None
+    except docker.errors.APIError as exc:
+        return exc
+    return None
+
+
+def _service_id(container: Any) -> str | None:
+    value = container.labels.get("com.docker.swarm.service.id")
+    return str(value) if value else None
+
+
+def _replicas(service: Service) -> int:
+    mode = service.attrs["Spec"]["Mode"]
+    return int(mode["Replicated"]["Replicas"]) if "Replicated" in mode else 1
+
+
+def _wait_gone(listing: Callable[[], list[Any]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while listing() and time.monotonic() < deadline:
+        time.sleep(0.5)

@@ -1,0 +1,273 @@
+"""What the deployment tests work with: the deployed stack, its stub upstreams, HTTPS through the gateway."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import ssl
+import tarfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+from docker.models.containers import Container
+from docker.models.services import Service
+
+from tests.conftest import watch_secret
+from tests.deploy.applier import NAME_LABEL, RUN_LABEL, SwarmApplier
+from tests.support.pulumi_program import ROOT
+from tests.support.tls import TestCA
+
+ROLE_LABEL = "cek-proxy.role"
+GATEWAY_CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
+STUB_PORT = 8443
+ORDERS_TRIGGER = "주문"  # the stub chatbot calls the orders action for texts with this word
+# The token the tests' CEK requests carry; the stub backend accepts no other.
+USER_TOKEN = watch_secret("deploy-user-token-R4nd0mTok3n")
+
+
+def _labelled(run_id: str, **extra: str) -> list[str]:
+    return [f"{RUN_LABEL}={run_id}", *(f"{key}={value}" for key, value in extra.items())]
+
+
+def running_containers(client: docker.DockerClient, service: Service) -> list[Container]:
+    """The service's task containers that are running now."""
+    found: list[Container] = client.containers.list(
+        filters={"label": f"com.docker.swarm.service.id={service.id}", "status": "running"}
+    )
+    return found
+
+
+def read_file(container: Container, path: str) -> bytes:
+    stream, _ = container.get_archive(path)
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        member = archive.extractfile(archive.getmembers()[0])
+        assert member is not None
+        return member.read()
+
+
+@dataclass
+class StubServices:
+    """The stub chatbot and stub action backend, as Swarm services on the stack's internal network."""
+
+    client: docker.DockerClient
+    run_id: str
+    image: str
+    network_id: str
+    ca: TestCA
+    action_key: str
+    chatbot_secrets: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(
+        cls,
+        client: docker.DockerClient,
+        run_id: str,
+        *,
+        proxy_image: str,
+        ca: TestCA,
+        chatbot_secret: str,
+        action_key: str,
+    ) -> StubServices:
+        started = time.monotonic()
+        stubs = cls(
+            client,
+            run_id,
+            _stub_image(client, proxy_image),
+            _internal_network(client, run_id),
+            ca,
+            action_key,
+        )
+        stubs._create(
+            "stub-backend",
+            ["backend", "--expect-token-file", "/run/secrets/expected-token"],
+            {"expected-token": USER_TOKEN},
+        )
+        stubs.accept_chatbot_secrets([chatbot_secret])
+        print(f"\n[deploy] stub services: {time.monotonic() - started:.1f}s", flush=True)
+        return stubs
+
+    def accept_chatbot_secrets(self, values: Sequence[str]) -> None:
+        """(Re)deploy the stub chatbot accepting exactly these Custom API secret keys."""
+        self.chatbot_secrets = list(values)
+        files = {f"chatbot-secret-{i}": value for i, value in enumerate(values)}
+        files["action-key"] = self.action_key
+        args = [
+            "chatbot",
+            *[
+                arg
+                for name in files
+                if name.startswith("chatbot-secret")
+                for arg in ("--secret-file", f"/run/secrets/{name}")
+            ],
+            "--action-url",
+            "http://proxy:8080/actions/orders",
+            "--action-key-file",
+            "/run/secrets/action-key",
+            "--action-trigger",
+            ORDERS_TRIGGER,
+        ]
+        self._create("stub-chatbot", args, files)
+
+    def _secret(self, alias: str, name: str, value: bytes) -> dict[str, Any]:
+        digest = hashlib.sha256(value).hexdigest()[:10]
+        secret_name = f"{self.run_id}-{alias}-{name}-{digest}"
+        existing = [
+            s for s in self.client.secrets.list(filters={"name": secret_name}) if s.name == secret_name
+        ]
+        secret = (
+            existing[0]
+            if existing
+            else self.client.secrets.create(name=secret_name, data=value, labels={RUN_LABEL: self.run_id})
+        )
+        return {
+            "SecretID": secret.id,
+            "SecretName": secret_name,
+            "File": {"Name": name, "UID": "10001", "GID": "10001", "Mode": 0o400},
+        }
+
+    def _create(self, alias: str, args: list[str], files: dict[str, str]) -> None:
+        certificate = self.ca.issue(alias)
+        mounts = [self._secret(alias, name, value.encode()) for name, value in files.items()]
+        mounts += [
+            self._secret(alias, "tls.crt", certificate.cert_pem),
+            self._secret(alias, "tls.key", certificate.key_pem),
+        ]
+        tls = [
+            "--listen",
+            f"0.0.0.0:{STUB_PORT}",
+            "--tls-cert",
+            "/run/secrets/tls.crt",
+            "--tls-key",
+            "/run/secrets/tls.key",
+        ]
+        task = {
+            "ContainerSpec": {
+                "Image": self.image,
+                "Args": [*args, *tls],
+                "Secrets": mounts,
+                "ReadOnly": True,
+            },
+            "Networks": [{"Target": self.network_id, "Aliases": [alias]}],
+            "RestartPolicy": {"Condition": "any", "Delay": 1_000_000_000},
+        }
+        name = f"{self.run_id}-{alias}"
+        labels = {RUN_LABEL: self.run_id, NAME_LABEL: alias}
+        existing = self.client.services.list(filters={"name": name})
+        if existing:
+            service = existing[0]
+            service.reload()
+            self.client.api.update_service(
+                service.id,
+                service.version,
+                task_template=task,
+                name=name,
+                labels=labels,
+                endpoint_spec={"Mode": "dnsrr"},
+            )
+            service_id = service.id
+        else:
+            service_id = self.client.api.create_service(
+                task, name=name, labels=labels, endpoint_spec={"Mode": "dnsrr"}
+            )["ID"]
+        SwarmApplier(self.client, self.run_id, ROOT, log=lambda _: None).wait_converged(service_id, 120)
+
+    def chatbot_stats(self) -> dict[str, Any]:
+        """What the stub chatbot counted: requests received, rejected, and matched per secret."""
+        (service,) = self.client.services.list(filters={"name": f"{self.run_id}-stub-chatbot"})
+        url = f"https://127.0.0.1:{STUB_PORT}/stats"
+        script = (
+            "import ssl, urllib.request; ctx = ssl._create_unverified_context(); "
+            f"print(urllib.request.urlopen('{url}', context=ctx).read().decode())"
+        )
+        container = running_containers(self.client, service)[0]
+        code, output = container.exec_run(["python3", "-c", script])
+        assert code == 0, output
+        stats: dict[str, Any] = json.loads(output)
+        return stats
+
+
+def _stub_image(client: docker.DockerClient, proxy_image: str) -> str:
+    digest = hashlib.sha256(proxy_image.encode())
+    for path in [*sorted((ROOT / "tests" / "support").glob("*.py")), ROOT / "tests/deploy/stubs.Dockerfile"]:
+        digest.update(path.read_bytes())
+    tag = f"cek-proxy/test-stubs:{digest.hexdigest()[:16]}"
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        client.images.build(
+            path=str(ROOT / "tests"),
+            dockerfile="deploy/stubs.Dockerfile",
+            buildargs={"PROXY_IMAGE": proxy_image},
+            tag=tag,
+            rm=True,
+        )
+    return tag
+
+
+def _internal_network(client: docker.DockerClient, run_id: str) -> str:
+    (network,) = client.networks.list(filters={"label": _labelled(run_id, **{NAME_LABEL: "host-internal"})})
+    return str(network.id)
+
+
+@dataclass
+class Deployment:
+    client: docker.DockerClient
+    run_id: str
+    outputs: dict[str, Any]
+    signer: Any
+    secrets: dict[str, str]
+    overrides: dict[str, Any]
+    stubs: StubServices
+    apply: Callable[[dict[str, Any], dict[str, str]], dict[str, Any]]
+    https_port: int
+    http_port: int
+
+    def service(self, role: str) -> Service:
+        (service,) = self.client.services.list(
+            filters={"label": _labelled(self.run_id, **{ROLE_LABEL: role})}
+        )
+        return service
+
+    def containers(self, role: str) -> list[Container]:
+        return running_containers(self.client, self.service(role))
+
+    def proxy_outcomes(self, since: float) -> Counter[str]:
+        """Outcomes the proxy tasks logged for CEK requests since `since` (epoch s), stopped tasks too."""
+        outcomes: Counter[str] = Counter()
+        selector = {"label": f"com.docker.swarm.service.id={self.service('proxy').id}"}
+        for container in self.client.containers.list(all=True, filters=selector):
+            for line in container.logs(since=int(since)).decode(errors="replace").splitlines():
+                if line.startswith("{") and '"path": "/cek"' in line:
+                    outcomes[str(json.loads(line).get("outcome"))] += 1
+        return outcomes
+
+    def redeploy(
+        self, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
+    ) -> None:
+        """`pulumi up` again with changed settings or secrets (the program runs in full, as it would)."""
+        self.overrides.update(overrides or {})
+        self.secrets.update(secrets or {})
+        self.outputs = self.apply(self.overrides, self.secrets)
+
+    def gateway_ca(self) -> bytes:
+        """The root of Caddy's internal CA, which signed the gateway's certificate for localhost."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return read_file(self.containers("gateway")[0], GATEWAY_CA_PATH)
+            except docker.errors.NotFound:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=self.gateway_ca().decode())
+
+    @property
+    def base_url(self) -> str:
+        return f"https://localhost:{self.https_port}"

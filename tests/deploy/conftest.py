@@ -1,0 +1,169 @@
+"""The deployment, for real: the Pulumi program applied to the local Docker Swarm, stubs beside it.
+
+Session fixtures, in order: a Docker engine with Swarm (installed and started when missing, as root on
+Debian; without one the suite skips, but fails in CI), the base images and wheelhouse (cached), the
+stack applied by `tests.deploy.apply` with test settings (HTTPS on 127.0.0.1:18443, a test CEK key,
+the stubs' CA), then the stub chatbot and stub action backend as services on the stack's internal
+network. Everything carries the run's label and is removed at the end, even after a failure.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from infra.images import LOCAL_BASE_IMAGE, PROXY
+from tests.conftest import watch_secret
+from tests.deploy.applier import SwarmApplier, remove_stale_runs
+from tests.deploy.cluster import Deployment, StubServices
+from tests.support.cek import EXTENSION_ID, CekSigner
+from tests.support.pulumi_program import ROOT, program_request, run_module
+from tests.support.tls import TestCA
+from tests.support.tools import missing
+
+HTTPS_PORT, HTTP_PORT = 18443, 18080
+STACK = "dev"
+
+
+# Setting up the deployment (base images, builds, convergence) happens inside the first test's time.
+DEPLOY_TIMEOUT_SECONDS = 1500
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/deploy/" in item.nodeid:
+            item.add_marker(pytest.mark.timeout(DEPLOY_TIMEOUT_SECONDS))
+
+
+def _stage(name: str, started: float) -> None:
+    print(f"\n[deploy] {name}: {time.monotonic() - started:.1f}s", flush=True)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    started = time.monotonic()
+    setup = subprocess.run(
+        ["bash", "-c", "source scripts/lib.sh && ensure_docker_swarm"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if setup.returncode != 0:
+        missing(
+            "a Docker engine in Swarm mode",
+            f"scripts/lib.sh ensure_docker_swarm said: {setup.stderr.strip()}",
+        )
+    client = docker.from_env(version="auto")
+    remove_stale_runs(client)
+    _stage("docker engine and swarm", started)
+    return client
+
+
+@pytest.fixture(scope="session")
+def built_bases(docker_client: docker.DockerClient) -> None:
+    """Base images (mmdebstrap, cached by their package list) and the wheelhouse the images install from."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "infra.build_images", "bases", "wheelhouse"], cwd=ROOT, check=True)
+    _stage("base images and wheelhouse", started)
+
+
+@pytest.fixture(scope="session")
+def deploy_secrets() -> dict[str, str]:
+    keys = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
+    return {key: watch_secret(f"deploy-{key}-{secrets.token_hex(12)}") for key in keys}
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    return f"cekt{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session")
+def test_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The test's CEK signing key and the stubs' CA, as files the stack config names."""
+    directory = tmp_path_factory.mktemp("deploy")
+    signer, ca = CekSigner(), TestCA()
+    (directory / "cek-test-key.pem").write_bytes(signer.public_pem)
+    (directory / "stubs-ca.pem").write_bytes(ca.cert_pem)
+    (directory / "proxy.toml").write_text(
+        '[actions.orders]\nurl = "https://stub-backend:8443/orders"\nmethod = "POST"\n'
+    )
+    return {"dir": directory, "signer": signer, "ca": ca}
+
+
+@pytest.fixture(scope="session")
+def stack_overrides(test_files: dict[str, Any]) -> dict[str, Any]:
+    directory: Path = test_files["dir"]
+    return {
+        "baseImage": LOCAL_BASE_IMAGE,
+        "domain": "localhost",
+        "tls": "internal",
+        "httpsPort": HTTPS_PORT,
+        "httpPort": HTTP_PORT,
+        "extensionIds": [EXTENSION_ID],
+        "chatbotUrl": "https://stub-chatbot:8443/custom/v1/1234/deploy",
+        "cekPublicKeyFiles": [
+            str(directory / "cek-test-key.pem"),
+            "proxy/data/clova-signature-public-key.pem",
+        ],
+        "upstreamCaFile": str(directory / "stubs-ca.pem"),
+        "proxyConfigFile": str(directory / "proxy.toml"),
+        "accountLinking": "optional",
+        "proxyReplicas": 2,
+        "logLevel": "info",
+    }
+
+
+@pytest.fixture(scope="session")
+def deployment(
+    docker_client: docker.DockerClient,
+    built_bases: None,
+    run_id: str,
+    deploy_secrets: dict[str, str],
+    stack_overrides: dict[str, Any],
+    test_files: dict[str, Any],
+) -> Iterator[Deployment]:
+    def apply(overrides: dict[str, Any], secret_values: dict[str, str]) -> dict[str, Any]:
+        started = time.monotonic()
+        request = {**program_request(STACK, secret_values, overrides), "run_id": run_id}
+        result = run_module("tests.deploy.apply", request, timeout=900)
+        print(result["log"], flush=True)
+        _stage("pulumi program applied", started)
+        outputs: dict[str, Any] = result["outputs"]
+        return outputs
+
+    try:
+        outputs = apply(stack_overrides, deploy_secrets)
+        stubs = StubServices.start(
+            docker_client,
+            run_id,
+            proxy_image=PROXY.tag(PROXY.base_image(LOCAL_BASE_IMAGE)),
+            ca=test_files["ca"],
+            chatbot_secret=deploy_secrets["chatbotSecret"],
+            action_key=deploy_secrets["actionKey"],
+        )
+        yield Deployment(
+            client=docker_client,
+            run_id=run_id,
+            outputs=outputs,
+            signer=test_files["signer"],
+            secrets=dict(deploy_secrets),
+            overrides=dict(stack_overrides),
+            stubs=stubs,
+            apply=apply,
+            https_port=HTTPS_PORT,
+            http_port=HTTP_PORT,
+        )
+    finally:
+        started = time.monotonic()
+        SwarmApplier(docker_client, run_id, ROOT).remove_all()
+        _stage("removed everything the run created", started)
