@@ -2,8 +2,9 @@
 
 `StubChatbot` behaves like a CLOVA Chatbot Custom API invoke URL: it refuses a request whose
 `X-NCP-CHATBOT_SIGNATURE` does not match the body, and answers v2 replies. `StubCekBackend` is an
-extension backend for passthrough mode. Both record what they received, and can be told to fail in
-the ways real upstreams fail (slow, 5xx, junk, dropped connections).
+extension backend for passthrough mode. Both record what they received (unless `record=False`, as
+in the benchmarks, where a growing list would be a leak of the stub's own), and can be told to fail
+in the ways real upstreams fail (slow, 5xx, junk, dropped connections).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class StubChatbot:
     scripted: deque[dict[str, Any]] = field(default_factory=deque)
     failure: Failure | None = None
     action: ActionCall | None = None
+    record: bool = True
 
     def reply_next(self, bubbles: list[dict[str, Any]], scenario: str | None = None) -> None:
         """Queue the bubbles of the next reply (otherwise the stub echoes the text it got)."""
@@ -102,7 +104,8 @@ class StubChatbot:
             error = {"error": {"errorCode": "200", "message": "Authentication Failed"}}
             return web.json_response(error, status=401)
         message = json.loads(body)
-        self.received.append(message)
+        if self.record:
+            self.received.append(message)
         if self.failure:
             return await fail(request, self.failure)
         if self.scripted:
@@ -130,6 +133,7 @@ class StubActionBackend:
     """A backend behind the action relay: records what it got, answers with what it saw."""
 
     received: list[Received] = field(default_factory=list)
+    record: bool = True
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -138,7 +142,8 @@ class StubActionBackend:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.received.append(Received(body, dict(request.headers), dict(request.query), request.method))
+        if self.record:
+            self.received.append(Received(body, dict(request.headers), dict(request.query), request.method))
         return web.json_response({"orders": 2}, status=200)
 
 
@@ -178,6 +183,7 @@ class StubCekBackend:
     received: list[Received] = field(default_factory=list)
     answer: bytes = json.dumps(valid_cek_answer("백엔드 응답입니다.")).encode()
     failure: Failure | None = None
+    record: bool = True
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -185,7 +191,9 @@ class StubCekBackend:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.received.append(Received(await request.read(), dict(request.headers)))
+        body = await request.read()
+        if self.record:
+            self.received.append(Received(body, dict(request.headers)))
         if self.failure:
             return await fail(request, self.failure)
         return web.Response(body=self.answer, content_type="application/json")
