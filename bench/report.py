@@ -18,6 +18,8 @@ COMPARED = {
     "gateway": ("proxy", "gateway"),
     "relay": ("action_baseline", "relay"),
 }
+# Fixed-rate levels, and the suffix of their keys in the comparisons.
+LEVELS = {"half_baseline_peak": "", "half_proxy_peak": "_at_half_proxy_peak"}
 GOAL_LABELS = {
     "bridge_throughput_ratio": "bridge throughput / baseline",
     "bridge_added_p99_ms": "bridge added p99 (ms)",
@@ -39,23 +41,22 @@ def _range(figures: dict[str, float], digits: int = 0, sign: str = "") -> str:
 def _latency(fixed: dict[str, Any]) -> str:
     cell = " / ".join(f"{fixed[p]['median']:.2f}" for p in ("p50_ms", "p90_ms", "p99_ms"))
     if fixed["overloaded"]:
-        cell += f" (overloaded: {fixed['achieved_rps']:.0f} of {fixed['offered_rps']:.0f} req/s)"
-    return cell
+        cell += f" (overloaded: {fixed['achieved_rps']:.0f} of {fixed['offered_rps']:.0f}/s)"
+    return f"{cell} at {fixed['offered_rps']:.0f}/s"
 
 
 def _row(name: str, result: dict[str, Any]) -> str:
-    scenario = result["scenarios"][name]
-    peak, fixed = scenario["peak"], scenario["fixed_rate"]
-    versus = added = ""
-    if name in COMPARED:
-        reference, key = COMPARED[name]
-        comparisons = result["comparisons"]
-        versus = f"{_range(comparisons[f'{key}_throughput_ratio'], 2)} of {LABELS[reference]}"
-        added = " / ".join(_range(comparisons[f"{key}_added_{p}_ms"], 2, "+") for p in ("p50", "p99"))
-    return (
-        f"| {LABELS[name]} | {_range(peak['rps'])} | {versus} | {peak['cpu_us_per_request']['median']:.0f} "
-        f"| {_latency(fixed)} at {fixed['offered_rps']:.0f}/s | {added} |"
-    )
+    scenario, comparisons = result["scenarios"][name], result["comparisons"]
+    peak = scenario["peak"]
+    cells = [LABELS[name], _range(peak["rps"]), "", f"{peak['cpu_us_per_request']['median']:.0f}"]
+    reference, key = COMPARED.get(name, ("", ""))
+    if key:
+        cells[2] = f"{_range(comparisons[f'{key}_throughput_ratio'], 2)} of {LABELS[reference]}"
+    for level, suffix in LEVELS.items():
+        cells.append(_latency(scenario[f"fixed_rate_{level}"]))
+        figures = [comparisons.get(f"{key}_added_{p}_ms{suffix}") for p in ("p50", "p99")]
+        cells.append(" / ".join(_range(f, 2, "+") for f in figures if f) if key else "")
+    return "| " + " | ".join(cells) + " |"
 
 
 def _goals(result: dict[str, Any]) -> list[str]:
@@ -102,9 +103,10 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         header,
         "",
-        "| scenario | peak req/s | throughput vs | server CPU µs/req | p50 / p90 / p99 ms at fixed rate "
-        "| added p50 / p99 ms |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| scenario | peak req/s | throughput vs | server CPU µs/req at peak "
+        "| p50 / p90 / p99 ms at half the baseline's peak | added p50 / p99 ms "
+        "| p50 / p90 / p99 ms at half the proxy's peak | added p50 / p99 ms |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [_row(name, result) for name in LABELS if name in result["scenarios"]]
     return "\n".join([*lines, "", *_goals(result), "", *_notes(result)]) + "\n"

@@ -7,6 +7,7 @@ import statistics
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from bench import procfs, traffic
 from bench.measure import Run, Target, measure
@@ -17,7 +18,11 @@ from bench.stack import Stack
 from bench.wrk import Load
 
 BASELINE = {"cek": "baseline", "action": "action_baseline"}
-RATE_FRACTION = 0.5  # latency is compared at half the baseline's peak rate
+SUBJECT = {"cek": "proxy", "action": "relay"}
+RATE_FRACTION = 0.5
+# Latency is compared at fixed rates: half the baseline's peak (the measure), and half the
+# proxy's own peak (a rate it can sustain, when the first one is more than it can serve).
+RATE_LEVELS = {"half_baseline_peak": BASELINE, "half_proxy_peak": SUBJECT}
 
 
 def say(message: str) -> None:
@@ -78,8 +83,8 @@ class Sustained:
 @dataclass
 class MainResults:
     peak: list[Run]
-    fixed: list[Run]
-    rates: dict[str, float]
+    fixed: dict[str, list[Run]]  # by rate level
+    rates: dict[str, dict[str, float]]  # by rate level, then group
     sustained: Sustained
     proxy_peak_rss_kib: int
     outcomes: dict[str, int]
@@ -101,6 +106,10 @@ def sustain(target: Target, profile: Profile, cpus: frozenset[int] | None) -> Su
     return Sustained(profile.sustained_seconds, requests, errors, samples)
 
 
+def _at_rate(profile: Profile, rates: dict[str, float], scenario: Scenario) -> Load:
+    return Load(profile.duration, profile.rate_connections, rates[scenario.group], profile.max_requests)
+
+
 def main_phase(stack: Stack, profile: Profile) -> MainResults:
     upstreams = stack.upstreams()
     [proxy] = stack.proxy("proxy", upstreams.proxy_env())
@@ -115,16 +124,24 @@ def main_phase(stack: Stack, profile: Profile) -> MainResults:
         wrk_cpus,
     )
     rates = {
-        group: RATE_FRACTION * statistics.median(run.rps for run in peak if run.target == name)
-        for group, name in BASELINE.items()
+        level: {
+            group: RATE_FRACTION * statistics.median(run.rps for run in peak if run.target == name)
+            for group, name in references.items()
+        }
+        for level, references in RATE_LEVELS.items()
     }
-    say("fixed rate: " + ", ".join(f"{group} {rate:.0f} req/s" for group, rate in rates.items()))
-    fixed = rounds(
-        scenarios,
-        profile.rounds,
-        lambda s: Load(profile.duration, profile.rate_connections, rates[s.group], profile.max_requests),
-        wrk_cpus,
-    )
+    fixed = {}
+    for level, by_group in rates.items():
+        say(
+            f"fixed rate, {level}: "
+            + ", ".join(f"{group} {rate:.0f} req/s" for group, rate in by_group.items())
+        )
+        fixed[level] = rounds(
+            scenarios,
+            profile.rounds,
+            partial(_at_rate, profile, by_group),
+            wrk_cpus,
+        )
     mixed = Target(
         "sustained",
         proxy.port,

@@ -50,7 +50,8 @@ def test_every_scenario_has_peak_and_fixed_rate_figures(result: dict[str, Any]) 
     assert set(result["scenarios"]) >= SCENARIOS
     for name, scenario in result["scenarios"].items():
         assert set(scenario["peak"]) >= PEAK, name
-        assert set(scenario["fixed_rate"]) >= FIXED, name
+        for level in ("half_baseline_peak", "half_proxy_peak"):
+            assert set(scenario[f"fixed_rate_{level}"]) >= FIXED, name
         assert scenario["peak"]["requests"] > 0, name
 
 
