@@ -91,10 +91,10 @@ function done(summary, latency, _)
   end
   local errors = summary.errors
   io.write(string.format(
-    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,'
+    '{"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"late":%d,"sent":%d}\n',
     summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99),
     errors.connect, errors.read, errors.write, errors.status, errors.timeout, total_late, total_sent
   ))
 end

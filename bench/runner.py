@@ -6,7 +6,7 @@ import os
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 from bench import procfs, traffic
@@ -89,7 +89,6 @@ class MainResults:
     proxy_peak_rss_kib: int
     outcomes: dict[str, int]
     gateway: bool
-    cpus: dict[str, list[int] | None] = field(default_factory=dict)
 
 
 def sustain(target: Target, profile: Profile, cpus: frozenset[int] | None) -> Sustained:
@@ -158,10 +157,6 @@ def main_phase(stack: Stack, profile: Profile) -> MainResults:
         proxy_peak_rss_kib=procfs.peak_rss_kib(proxy.pid),
         outcomes=proxy_outcomes(proxy.port),
         gateway=any(s.target.name == "gateway" for s in scenarios),
-        cpus={
-            "server": sorted(stack.cpus.server) if stack.cpus.server else None,
-            "harness": sorted(stack.cpus.harness) if stack.cpus.harness else None,
-        },
     )
 
 

@@ -36,7 +36,6 @@ class LoadResult:
     p50_ms: float
     p90_ms: float
     p99_ms: float
-    max_ms: float
     errors: int  # socket errors, timeouts and HTTP statuses of 400 and above
     late: int  # fixed-rate slots sent more than 1 ms late (all connections were busy)
     wrk_cpu_seconds: float
@@ -77,7 +76,6 @@ def run(url: str, requests_file: Path, load: Load, cpus: frozenset[int] | None =
         p50_ms=figures["p50_us"] / 1000,
         p90_ms=figures["p90_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
-        max_ms=figures["max_us"] / 1000,
         errors=sum(figures["errors"].values()),
         late=figures["late"],
         wrk_cpu_seconds=procfs.children_cpu_seconds() - before,
