@@ -19,6 +19,12 @@ async def read_body(request: web.Request, *, max_bytes: int, timeout: float) -> 
     too_large = RefusedError(413, "body_too_large", f"request body is larger than {max_bytes} bytes")
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
+    if request.content.is_eof():
+        # The whole body came in with the headers (the usual case): nothing to wait for.
+        body = request.content.read_nowait()
+        if len(body) > max_bytes:
+            raise too_large
+        return body
     chunks, size = [], 0
     try:
         async with asyncio.timeout(timeout):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -23,7 +23,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 def _request_id(request: web.Request) -> str:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    return incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+    return incoming if _SAFE_ID.match(incoming) else secrets.token_hex(16)
 
 
 @web.middleware

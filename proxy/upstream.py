@@ -63,6 +63,8 @@ def client_session(extra_ca_file: Path | None, limit: int = 200) -> aiohttp.Clie
 
 
 async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    if response.content_length is not None and response.content_length <= limit:
+        return await response.read()  # the parser stops at Content-Length: it cannot grow past it
     chunks, size = [], 0
     async for chunk in response.content.iter_any():
         size += len(chunk)

@@ -21,10 +21,30 @@ _SPACE = re.compile(r"\s+")
 _UNSPOKEN_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co", "Cn", "Cf"})
 
 
+def _unspoken_candidates() -> re.Pattern[str]:
+    """Every character of the BMP in an unspoken category, and every character beyond the BMP.
+
+    Text with none of them (most chatbot text) is left as it is without looking at each character.
+    """
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        if unicodedata.category(chr(code)) in _UNSPOKEN_CATEGORIES:
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    ranges.append((0x10000, 0x10FFFF))
+    return re.compile("[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]")
+
+
+_MAYBE_UNSPOKEN = _unspoken_candidates()
+
+
 def speakable(text: str) -> str:
     """Text with markup, URLs, emoji and control characters removed and whitespace collapsed."""
     text = _URL.sub(" ", _MARKUP.sub(" ", text))
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in _UNSPOKEN_CATEGORIES)
+    if _MAYBE_UNSPOKEN.search(text):
+        text = "".join(ch for ch in text if unicodedata.category(ch) not in _UNSPOKEN_CATEGORIES)
     return _SPACE.sub(" ", text).strip()
 
 

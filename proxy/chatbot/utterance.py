@@ -79,6 +79,8 @@ def session_state(buttons: Iterable[Button]) -> dict[str, Any]:
 def chosen_postback(text: str, cek: CekRequest) -> str | None:
     """The postback of the remembered button whose title the user said, if any."""
     buttons = {_normalized(b.title): b.postback for b in remembered_buttons(cek.session_attributes)}
+    if not buttons:
+        return None
     for candidate in (text, *(slot.value for slot in cek.slots.values())):
         if (postback := buttons.get(_normalized(candidate))) is not None:
             return postback

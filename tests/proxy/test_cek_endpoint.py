@@ -105,10 +105,13 @@ async def test_genuine_clova_request_passes_verification_then_needs_its_extensio
     assert resp.status == 403
 
 
-async def test_a_chunked_body_over_the_cap_is_refused(start_proxy: ProxyFactory) -> None:
+@pytest.mark.parametrize(("count", "size"), [(100, 1024), (1, 70_000)], ids=["dribbled", "in-one-piece"])
+async def test_a_chunked_body_over_the_cap_is_refused(
+    start_proxy: ProxyFactory, count: int, size: int
+) -> None:
     async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(100):
-            yield b" " * 1024
+        for _ in range(count):
+            yield b" " * size
 
     client = await start_proxy()
     resp = await client.post("/cek", data=chunks(), headers={"SignatureCEK": "x"})

@@ -23,6 +23,9 @@ from tests.support.stubs import template_bubble, text_bubble
         ("자세히: https://help.example.com/a?b=c 참고", "자세히: 참고"),
         ("좋아요 👍🏻 😀", "좋아요"),
         ("   ", ""),
+        ("a^b`c", "abc"),  # modifier symbols, even in ASCII
+        ("배송\u00ad조회\u200b 안내", "배송조회 안내"),  # format characters
+        ("\U00020000 글자 \U0001f600", "\U00020000 글자"),  # beyond the BMP: letters stay, emoji go
     ],
 )
 def test_text_is_cleaned_for_text_to_speech(raw: str, spoken: str) -> None:

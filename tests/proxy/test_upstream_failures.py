@@ -6,8 +6,11 @@ import time
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from proxy.cek.response import is_valid_cek_response
+from proxy.metrics import Metrics
+from proxy.upstream import Upstream, UpstreamError, client_session
 from tests.proxy.conftest import ProxyFactory
 from tests.support.cek import CekSigner, intent, speech_texts
 from tests.support.stubs import Failure, StubCekBackend, StubChatbot
@@ -109,3 +112,28 @@ async def test_passthrough_backend_failures_become_the_apology(
         CEK_PROXY_MODE="passthrough", CEK_PROXY_PASSTHROUGH_URL=backend[1], CEK_PROXY_UPSTREAM_TIMEOUT="1"
     )
     assert speech_texts(await _assert_apology(client, signer)) == [APOLOGY_KO]
+
+
+@pytest.mark.parametrize(
+    ("size", "chunked"), [(2000, False), (2000, True)], ids=["content-length", "chunked"]
+)
+async def test_a_reply_over_the_cap_is_cut_off(aiohttp_server: Any, size: int, chunked: bool) -> None:
+    async def big(request: web.Request) -> web.StreamResponse:
+        if not chunked:
+            return web.Response(body=b"x" * size)
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for _ in range(size // 100):
+            await response.write(b"x" * 100)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", big)
+    server = await aiohttp_server(app)
+    async with client_session(None) as session:
+        upstream = Upstream("test", session, Metrics(), timeout=2, max_reply_bytes=1000)
+        with pytest.raises(UpstreamError, match="too_large"):
+            await upstream.request("GET", str(server.make_url("/")))
+        small = Upstream("test", session, Metrics(), timeout=2, max_reply_bytes=size)
+        assert (await small.request("GET", str(server.make_url("/")))).body == b"x" * size

@@ -2,8 +2,9 @@
 
 `StubChatbot` behaves like a CLOVA Chatbot Custom API invoke URL: it refuses a request whose
 `X-NCP-CHATBOT_SIGNATURE` does not match the body, and answers v2 replies. `StubCekBackend` is an
-extension backend for passthrough mode. Both record what they received, and can be told to fail in
-the ways real upstreams fail (slow, 5xx, junk, dropped connections).
+extension backend for passthrough mode. Both record what they received (unless `record=False`, as
+in the benchmarks, where a growing list would be a leak of the stub's own), and can be told to fail
+in the ways real upstreams fail (slow, 5xx, junk, dropped connections).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class StubChatbot:
     scripted: deque[dict[str, Any]] = field(default_factory=deque)
     failure: Failure | None = None
     action: ActionCall | None = None
+    record: bool = True
 
     def reply_next(self, bubbles: list[dict[str, Any]], scenario: str | None = None) -> None:
         """Queue the bubbles of the next reply (otherwise the stub echoes the text it got)."""
@@ -117,7 +119,8 @@ class StubChatbot:
             error = {"error": {"errorCode": "200", "message": "Authentication Failed"}}
             return web.json_response(error, status=401)
         message = json.loads(body)
-        self.received.append(message)
+        if self.record:
+            self.received.append(message)
         self.matched[secret_index] += 1
         if self.failure:
             return await fail(request, self.failure)
@@ -148,6 +151,7 @@ class StubActionBackend:
     received: list[Received] = field(default_factory=list)
     failure: Failure | None = None
     expected_token: str | None = None  # when set, any other bearer token gets a 403
+    record: bool = True
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -156,7 +160,8 @@ class StubActionBackend:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.received.append(Received(body, dict(request.headers), dict(request.query), request.method))
+        if self.record:
+            self.received.append(Received(body, dict(request.headers), dict(request.query), request.method))
         if self.failure:
             return await fail(request, self.failure)
         if self.expected_token and request.headers.get("Authorization") != f"Bearer {self.expected_token}":
@@ -206,6 +211,7 @@ class StubCekBackend:
     received: list[Received] = field(default_factory=list)
     answer: bytes = json.dumps(valid_cek_answer("백엔드 응답입니다.")).encode()
     failure: Failure | None = None
+    record: bool = True
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -213,7 +219,9 @@ class StubCekBackend:
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.received.append(Received(await request.read(), dict(request.headers)))
+        body = await request.read()
+        if self.record:
+            self.received.append(Received(body, dict(request.headers)))
         if self.failure:
             return await fail(request, self.failure)
         return web.Response(body=self.answer, content_type="application/json")
