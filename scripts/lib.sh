@@ -44,6 +44,26 @@ ensure_apt_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Packages whose binaries the tests and the bench run themselves (caddy, redis-server): installed
+# without starting or enabling the system services their Debian packages come with.
+ensure_tool_packages() {
+  local sudo="" policy=/usr/sbin/policy-rc.d
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -e "$policy" ]; then
+    ensure_apt_packages "$@"
+    return
+  fi
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy"
+  ensure_apt_packages "$@" || { $sudo rm -f "$policy"; return 1; }
+  $sudo rm -f "$policy"
+  if [ -d /run/systemd/system ]; then
+    local pkg
+    for pkg in "$@"; do
+      $sudo systemctl disable --now "$pkg" >/dev/null 2>&1 || true
+    done
+  fi
+}
+
 python_for_venv() {
   local candidate
   for candidate in python3.11 python3; do
@@ -80,8 +100,13 @@ ensure_venv() {
 # machine); otherwise, as root on Debian/Ubuntu, docker.io is installed and dockerd started in the
 # background (log: .cache/dockerd.log). A one-node Swarm is initialised when none is active.
 ensure_docker_swarm() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   if ! docker info >/dev/null 2>&1; then
     command -v dockerd >/dev/null || ensure_apt_packages docker.io
+    if ! docker info >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      $sudo systemctl start docker >/dev/null 2>&1 || true
+    fi
     if ! docker info >/dev/null 2>&1; then
       [ "$(id -u)" -eq 0 ] ||
         die "the Docker engine is not running or not usable by $(id -un): start it (sudo systemctl start docker)"
