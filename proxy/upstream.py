@@ -16,10 +16,14 @@ from pathlib import Path
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from proxy.metrics import Metrics
 
 MAX_REPLY_BYTES = 1024 * 1024
+# A connection that is not up in this time will not be: the address is gone (a replaced container,
+# a moved endpoint). Failing fast leaves time, within the call's deadline, for the one retry.
+CONNECT_TIMEOUT = 1.5
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -53,10 +57,10 @@ def client_session(extra_ca_file: Path | None, limit: int = 200) -> aiohttp.Clie
     connector = aiohttp.TCPConnector(
         ssl=client_ssl_context(extra_ca_file), limit=limit, ttl_dns_cache=30, keepalive_timeout=30
     )
-    # Per-call deadlines are applied in Upstream.request; this is only a backstop.
+    # Per-call deadlines are applied in Upstream.request; `total` is only a backstop.
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=30, sock_connect=5),
+        timeout=aiohttp.ClientTimeout(total=30, sock_connect=CONNECT_TIMEOUT),
         auto_decompress=True,
         skip_auto_headers=("User-Agent",),
     )
@@ -130,18 +134,28 @@ class Upstream:
             try:
                 async with asyncio.timeout_at(deadline):
                     return await self._once(method, url, data, headers)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # Not connected, nothing sent: forget the address (it may have moved) and try once more.
+                self._forget_address(url)
+                if attempt == 2 or asyncio.get_running_loop().time() >= deadline:
+                    raise UpstreamError("connection", type(exc).__name__) from exc
             except TimeoutError as exc:
                 raise UpstreamError("timeout") from exc
             except aiohttp.ClientConnectionError as exc:
-                # Refused: nothing was sent, one more try is safe. Dropped (a reset, a stale keep-alive
-                # connection): the request may have arrived, so only replay-safe requests go again.
-                unsent = isinstance(exc, aiohttp.ClientConnectorError)
-                retry = unsent or self._replay_safe or method in IDEMPOTENT_METHODS
+                # Dropped (a reset, a stale keep-alive connection): the request may have arrived, so
+                # only replay-safe requests go again.
+                retry = self._replay_safe or method in IDEMPOTENT_METHODS
                 if attempt == 2 or not retry or asyncio.get_running_loop().time() >= deadline:
                     raise UpstreamError("connection", type(exc).__name__) from exc
             except aiohttp.ClientError as exc:
                 raise UpstreamError("protocol", type(exc).__name__) from exc
         raise AssertionError("unreachable")
+
+    def _forget_address(self, url: str) -> None:
+        connector = self._session.connector
+        parts = URL(url)
+        if isinstance(connector, aiohttp.TCPConnector) and parts.host is not None:
+            connector.clear_dns_cache(parts.host, parts.port)
 
     async def _once(
         self, method: str, url: str, data: bytes | None, headers: Mapping[str, str] | None
