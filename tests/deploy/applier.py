@@ -156,32 +156,17 @@ class SwarmApplier(pulumi.runtime.Mocks):
         spec = service_spec(name, inputs)
         spec["Labels"] = {**spec.get("Labels", {}), **self._labels(logical)}
         existing: Service | None = self._find(self.client.services, logical)
-        api = self.client.api
-        if existing is None:
-            created = api.create_service(
-                spec["TaskTemplate"],
-                name=name,
-                labels=spec["Labels"],
-                mode=spec.get("Mode"),
-                update_config=spec.get("UpdateConfig"),
-                rollback_config=spec.get("RollbackConfig"),
-                endpoint_spec=spec.get("EndpointSpec"),
-            )
-            service_id = str(created["ID"])
-        else:
-            existing.reload()
-            api.update_service(
-                existing.id,
-                existing.version,
-                task_template=spec["TaskTemplate"],
-                name=name,
-                labels=spec["Labels"],
-                mode=spec.get("Mode"),
-                update_config=spec.get("UpdateConfig"),
-                rollback_config=spec.get("RollbackConfig"),
-                endpoint_spec=spec.get("EndpointSpec"),
-            )
-            service_id = str(existing.id)
+        service_id = upsert_service(
+            self.client,
+            existing,
+            spec["TaskTemplate"],
+            name=name,
+            labels=spec["Labels"],
+            mode=spec.get("Mode"),
+            update_config=spec.get("UpdateConfig"),
+            rollback_config=spec.get("RollbackConfig"),
+            endpoint_spec=spec.get("EndpointSpec"),
+        )
         timeout = duration_ns((inputs.get("convergeConfig") or {}).get("timeout"))
         self.wait_converged(service_id, timeout / 1e9 if timeout else DEFAULT_CONVERGE_SECONDS)
         return service_id, {**inputs, "name": name}
@@ -205,12 +190,18 @@ class SwarmApplier(pulumi.runtime.Mocks):
         raise ConvergeError(f"service {service_id} did not converge within {timeout:.0f}s")
 
     def _healthy_replicas(self, service: Service) -> int:
-        running = [
-            t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"
-        ]
+        """Healthy running tasks of the current spec; 0 while a task of an older spec is still wanted.
+
+        (Right after an update the old tasks still run and are healthy: counting them would call the
+        update done before it began. Tasks carry a copy of the container spec they were made from.)"""
+        container_spec = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+        wanted = service.tasks({"desired-state": "running"})
+        if any(t["Spec"]["ContainerSpec"] != container_spec for t in wanted):
+            return 0
+        running = [t for t in wanted if t["Status"]["State"] == "running"]
         if not running:
             return 0
-        has_check = "Healthcheck" in service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+        has_check = "Healthcheck" in container_spec
         if not has_check:
             return len(running)
         healthy = self.client.containers.list(
@@ -244,6 +235,17 @@ class SwarmApplier(pulumi.runtime.Mocks):
             errors += [error for item in collection.list(filters=selector) if (error := _removed(item))]
         if errors:
             raise errors[0]
+
+
+def upsert_service(
+    client: docker.DockerClient, existing: Service | None, task_template: dict[str, Any], **settings: Any
+) -> str:
+    """Create the service, or update `existing` to the new spec; its id."""
+    if existing is None:
+        return str(client.api.create_service(task_template, **settings)["ID"])
+    existing.reload()
+    client.api.update_service(existing.id, existing.version, task_template=task_template, **settings)
+    return str(existing.id)
 
 
 def remove_stale_runs(client: docker.DockerClient, log: Callable[[str], None] = print) -> None:

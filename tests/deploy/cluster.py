@@ -18,16 +18,23 @@ from docker.models.containers import Container
 from docker.models.services import Service
 
 from tests.conftest import watch_secret
-from tests.deploy.applier import NAME_LABEL, RUN_LABEL, SwarmApplier
+from tests.deploy.applier import NAME_LABEL, RUN_LABEL, SwarmApplier, upsert_service
 from tests.support.pulumi_program import ROOT
 from tests.support.tls import TestCA
 
 ROLE_LABEL = "cek-proxy.role"
+SUMMARY: list[str] = []  # printed at the end of the run (tests/deploy/conftest.py)
 GATEWAY_CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
 STUB_PORT = 8443
 ORDERS_TRIGGER = "주문"  # the stub chatbot calls the orders action for texts with this word
 # The token the tests' CEK requests carry; the stub backend accepts no other.
 USER_TOKEN = watch_secret("deploy-user-token-R4nd0mTok3n")
+
+
+def note(line: str) -> None:
+    """Print now (seen with -s) and in the run's closing summary (always seen)."""
+    SUMMARY.append(line)
+    print(f"\n[deploy] {line}", flush=True)
 
 
 def _labelled(run_id: str, **extra: str) -> list[str]:
@@ -88,7 +95,7 @@ class StubServices:
             {"expected-token": USER_TOKEN},
         )
         stubs.accept_chatbot_secrets([chatbot_secret])
-        print(f"\n[deploy] stub services: {time.monotonic() - started:.1f}s", flush=True)
+        note(f"stub services: {time.monotonic() - started:.1f}s")
         return stubs
 
     def accept_chatbot_secrets(self, values: Sequence[str]) -> None:
@@ -158,22 +165,14 @@ class StubServices:
         name = f"{self.run_id}-{alias}"
         labels = {RUN_LABEL: self.run_id, NAME_LABEL: alias}
         existing = self.client.services.list(filters={"name": name})
-        if existing:
-            service = existing[0]
-            service.reload()
-            self.client.api.update_service(
-                service.id,
-                service.version,
-                task_template=task,
-                name=name,
-                labels=labels,
-                endpoint_spec={"Mode": "dnsrr"},
-            )
-            service_id = service.id
-        else:
-            service_id = self.client.api.create_service(
-                task, name=name, labels=labels, endpoint_spec={"Mode": "dnsrr"}
-            )["ID"]
+        service_id = upsert_service(
+            self.client,
+            existing[0] if existing else None,
+            task,
+            name=name,
+            labels=labels,
+            endpoint_spec={"Mode": "dnsrr"},
+        )
         SwarmApplier(self.client, self.run_id, ROOT, log=lambda _: None).wait_converged(service_id, 120)
 
     def chatbot_stats(self) -> dict[str, Any]:
@@ -236,15 +235,29 @@ class Deployment:
     def containers(self, role: str) -> list[Container]:
         return running_containers(self.client, self.service(role))
 
-    def proxy_outcomes(self, since: float) -> Counter[str]:
-        """Outcomes the proxy tasks logged for CEK requests since `since` (epoch s), stopped tasks too."""
-        outcomes: Counter[str] = Counter()
-        selector = {"label": f"com.docker.swarm.service.id={self.service('proxy').id}"}
+    def _log_lines(self, role: str, since: float) -> list[dict[str, Any]]:
+        """The JSON lines a service's tasks logged since `since` (epoch s), stopped tasks too."""
+        selector = {"label": f"com.docker.swarm.service.id={self.service(role).id}"}
+        lines = []
         for container in self.client.containers.list(all=True, filters=selector):
             for line in container.logs(since=int(since)).decode(errors="replace").splitlines():
-                if line.startswith("{") and '"path": "/cek"' in line:
-                    outcomes[str(json.loads(line).get("outcome"))] += 1
-        return outcomes
+                if line.startswith("{"):
+                    lines.append(json.loads(line))
+        return lines
+
+    def proxy_outcomes(self, since: float) -> Counter[str]:
+        """What the proxy tasks logged as the outcome of each CEK request since `since`."""
+        return Counter(
+            str(line.get("outcome")) for line in self._log_lines("proxy", since) if line.get("path") == "/cek"
+        )
+
+    def gateway_errors(self, since: float) -> Counter[str]:
+        """The gateway's error log since `since`, counted by message (e.g. a failed dial to a replica)."""
+        return Counter(
+            f"{line.get('msg')}: {str(line.get('error', ''))[:80]}"
+            for line in self._log_lines("gateway", since)
+            if line.get("level") == "error"
+        )
 
     def redeploy(
         self, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None

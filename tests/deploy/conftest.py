@@ -23,7 +23,7 @@ import pytest
 from infra.images import LOCAL_BASE_IMAGE, PROXY
 from tests.conftest import watch_secret
 from tests.deploy.applier import SwarmApplier, remove_stale_runs
-from tests.deploy.cluster import Deployment, StubServices
+from tests.deploy.cluster import SUMMARY, Deployment, StubServices, note
 from tests.support.cek import EXTENSION_ID, CekSigner
 from tests.support.pulumi_program import ROOT, program_request, run_module
 from tests.support.tls import TestCA
@@ -44,7 +44,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def _stage(name: str, started: float) -> None:
-    print(f"\n[deploy] {name}: {time.monotonic() - started:.1f}s", flush=True)
+    note(f"{name}: {time.monotonic() - started:.1f}s")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How long each deployment stage took and what each load saw, at the end of the run."""
+    if SUMMARY:
+        terminalreporter.section("deployment")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from tests.conftest import watch_secret
 from tests.deploy.applier import NAME_LABEL, RUN_LABEL, SwarmApplier
-from tests.deploy.cluster import Deployment, running_containers
+from tests.deploy.cluster import Deployment, note, running_containers
 from tests.deploy.load import LoadReport, steady_load
 from tests.support.pulumi_program import ROOT
 
@@ -25,7 +25,9 @@ CHATBOT_SECRET_RESOURCE = "secrets-chatbot-secret"
 RECOVERY_SECONDS = 12.0
 
 
-async def under_load(deployment: Deployment, change: Callable[[], None], settle: float = 5.0) -> LoadReport:
+async def under_load(
+    deployment: Deployment, change_name: str, change: Callable[[], None], settle: float = 5.0
+) -> LoadReport:
     """Run `change` (blocking) while the load runs; the load starts before and ends `settle` s after."""
     stop = asyncio.Event()
     load = asyncio.create_task(
@@ -44,8 +46,9 @@ async def under_load(deployment: Deployment, change: Callable[[], None], settle:
     await asyncio.sleep(settle)
     stop.set()
     report = await load
-    print(f"\n[deploy] load during the change: {report}", flush=True)
-    print(f"[deploy] outcomes the proxies logged: {dict(deployment.proxy_outcomes(started))}", flush=True)
+    note(f"{change_name}: the load saw {report}")
+    note(f"{change_name}: outcomes the proxies logged: {dict(deployment.proxy_outcomes(started))}")
+    note(f"{change_name}: gateway errors: {dict(deployment.gateway_errors(started)) or 'none'}")
     return report
 
 
@@ -56,7 +59,7 @@ def _proxy_containers(deployment: Deployment) -> set[str]:
 async def test_a_rolling_update_loses_no_request(deployment: Deployment) -> None:
     before = _proxy_containers(deployment)
     level = "debug" if deployment.overrides["logLevel"] == "info" else "info"
-    report = await under_load(deployment, lambda: deployment.redeploy({"logLevel": level}))
+    report = await under_load(deployment, "rolling update", lambda: deployment.redeploy({"logLevel": level}))
     assert report.sent >= 100
     assert report.answered == report.sent, report
     assert not before & _proxy_containers(deployment)  # every replica was replaced
@@ -80,7 +83,9 @@ async def test_a_rotated_chatbot_secret_replaces_the_old_one_without_losing_requ
     (old_name,) = _chatbot_secret_names(deployment)
     deployment.stubs.accept_chatbot_secrets([old, new])  # as the chatbot builder would, during the switch
 
-    report = await under_load(deployment, lambda: deployment.redeploy(secrets={"chatbotSecret": new}))
+    report = await under_load(
+        deployment, "secret rotation", lambda: deployment.redeploy(secrets={"chatbotSecret": new})
+    )
     assert report.answered == report.sent, report
 
     (new_name,) = _chatbot_secret_names(deployment)
@@ -92,7 +97,7 @@ async def test_a_rotated_chatbot_secret_replaces_the_old_one_without_losing_requ
 
     deployment.stubs.accept_chatbot_secrets([new])
     assert deployment.stubs.chatbot_stats()["matched"] == {}
-    report = await under_load(deployment, lambda: None, settle=3.0)
+    report = await under_load(deployment, "after the rotation", lambda: None, settle=3.0)
     assert report.answered == report.sent, report
     assert deployment.stubs.chatbot_stats()["matched"] == {"0": report.sent}
 
@@ -107,13 +112,13 @@ async def test_a_killed_replica_is_replaced_and_traffic_keeps_flowing(deployment
         victim.kill()  # SIGKILL: no drain, its connections just vanish
         SwarmApplier(deployment.client, deployment.run_id, ROOT).wait_converged(proxy.id, 120)
 
-    report = await under_load(deployment, kill_and_wait, settle=10.0)
+    report = await under_load(deployment, "killed replica", kill_and_wait, settle=10.0)
     # Requests in flight on the killed replica, or sent to it before the gateway noticed, may be lost;
     # after that window, and for the whole replacement, traffic flows through the other replica.
     lost_window = [t - killed_at[0] for t in report.failed_at]
-    print(f"[deploy] failures at {[round(t, 1) for t in lost_window]} s after the kill", flush=True)
+    note(f"killed replica: failures at {[round(t, 1) for t in lost_window]} s after the kill")
     assert all(-1 <= t <= RECOVERY_SECONDS for t in lost_window), report
-    assert report.answered >= 0.9 * report.sent, report
+    assert report.sent - report.answered <= RECOVERY_SECONDS * RATE / 2, report  # most still answered
     replicas = running_containers(deployment.client, proxy)
     assert len(replicas) == 2
     assert victim.id not in {c.id for c in replicas}
