@@ -14,14 +14,16 @@ from proxy.cek.response import is_valid_cek_response
 from tests.proxy.conftest import ProxyFactory
 from tests.support.cek import (
     GENUINE_BODY,
+    GENUINE_LAUNCHES,
     GENUINE_SIGNATURE,
     PEER_REQUESTS,
     CekSigner,
+    GenuineSample,
     intent,
     launch,
     speech_texts,
 )
-from tests.support.stubs import StubChatbot
+from tests.support.stubs import StubCekBackend, StubChatbot
 
 
 @pytest.mark.parametrize("sample", PEER_REQUESTS, ids=lambda p: p.stem)
@@ -103,6 +105,48 @@ async def test_genuine_clova_request_passes_verification_then_needs_its_extensio
     client = await start_proxy(CEK_PROXY_CEK_PUBLIC_KEY_FILES="")
     resp = await client.post("/cek", data=GENUINE_BODY, headers={"SignatureCEK": GENUINE_SIGNATURE})
     assert resp.status == 403
+
+
+@pytest.mark.parametrize("sample", GENUINE_LAUNCHES, ids=lambda s: s.name)
+async def test_a_genuinely_signed_launch_goes_the_whole_way_to_a_spoken_answer(
+    sample: GenuineSample, start_proxy: ProxyFactory, chatbot: tuple[StubChatbot, str]
+) -> None:
+    """CLOVA's real signature under the shipped key, then its extension id, then the chatbot's answer."""
+    client = await start_proxy(CEK_PROXY_CEK_PUBLIC_KEY_FILES="", CEK_PROXY_EXTENSION_IDS=sample.extension_id)
+    resp = await client.post("/cek", data=sample.body, headers={"SignatureCEK": sample.signature})
+    assert resp.status == 200
+    document = await resp.json()
+    assert is_valid_cek_response(document)
+    assert chatbot[0].received[-1]["event"] == "open"
+    assert speech_texts(document)[0] == "안녕하세요. 고객센터 도우미입니다."
+    assert {item["lang"] for item in document["response"]["outputSpeech"]["values"]} == {"ja"}
+
+
+@pytest.mark.parametrize("sample", GENUINE_LAUNCHES, ids=lambda s: s.name)
+async def test_a_genuinely_signed_launch_for_another_extension_is_refused(
+    sample: GenuineSample, start_proxy: ProxyFactory, chatbot: tuple[StubChatbot, str]
+) -> None:
+    client = await start_proxy(CEK_PROXY_CEK_PUBLIC_KEY_FILES="")  # serves only the test extensions
+    resp = await client.post("/cek", data=sample.body, headers={"SignatureCEK": sample.signature})
+    assert resp.status == 403
+    assert (await resp.json())["error"]["code"] == "unknown_extension"
+    assert chatbot[0].received == []
+
+
+@pytest.mark.parametrize("sample", GENUINE_LAUNCHES, ids=lambda s: s.name)
+async def test_a_genuinely_signed_launch_reaches_a_passthrough_backend_still_verifiable(
+    sample: GenuineSample, start_proxy: ProxyFactory, backend: tuple[StubCekBackend, str]
+) -> None:
+    client = await start_proxy(
+        CEK_PROXY_CEK_PUBLIC_KEY_FILES="",
+        CEK_PROXY_EXTENSION_IDS=sample.extension_id,
+        CEK_PROXY_MODE="passthrough",
+        CEK_PROXY_PASSTHROUGH_URL=backend[1],
+    )
+    resp = await client.post("/cek", data=sample.body, headers={"SignatureCEK": sample.signature})
+    assert await resp.read() == backend[0].answer
+    received = backend[0].received[0]
+    assert (received.body, received.headers["SignatureCEK"]) == (sample.body, sample.signature)
 
 
 @pytest.mark.parametrize(("count", "size"), [(100, 1024), (1, 70_000)], ids=["dribbled", "in-one-piece"])

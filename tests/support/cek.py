@@ -19,6 +19,28 @@ PEER_EXTENSION_ID = "com.line.myApplication"
 GENUINE_BODY = (CEK_SAMPLES / "genuine-signed-request.json").read_bytes()
 GENUINE_SIGNATURE = (CEK_SAMPLES / "genuine-signed-request.signature").read_text().strip()
 
+
+@dataclass(frozen=True)
+class GenuineSample:
+    """A request CLOVA really signed, in the later format that names its extension."""
+
+    name: str
+    body: bytes
+    signature: str
+    extension_id: str
+
+
+def _genuine(name: str, extension_id: str) -> GenuineSample:
+    body = (CEK_SAMPLES / f"genuine-signed-{name}.json").read_bytes()
+    signature = (CEK_SAMPLES / f"genuine-signed-{name}.signature").read_text().strip()
+    return GenuineSample(name, body, signature, extension_id)
+
+
+GENUINE_LAUNCHES = (
+    _genuine("launch-nodejs-sdk", "com.chens.morning"),
+    _genuine("launch-swift-sdk", "com.keno42.worldClock"),
+)
+
 EXTENSION_ID = "com.example.chatbot.helpdesk"
 USER_ID = "Xk3fTq9LmN0pQrStUvWx"
 ACCESS_TOKEN = "tok_7Qp2Lw9Zs4Hy1Vb6"

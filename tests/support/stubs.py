@@ -27,22 +27,26 @@ def text_bubble(text: str) -> dict[str, Any]:
     return {"type": "text", "data": {"description": text}}
 
 
+def button_component(title: str, action: dict[str, Any]) -> dict[str, Any]:
+    """NCP's button component (a bubble, a quick button, or the content of a template cell)."""
+    return {"type": "button", "title": title, "data": {"type": "basic", "action": action}}
+
+
+def postback_action(postback: str, postback_full: str | None = None) -> dict[str, Any]:
+    data = {"postback": postback, **({"postbackFull": postback_full} if postback_full is not None else {})}
+    return {"type": "postback", "data": data}
+
+
+def _cell(component: dict[str, Any]) -> dict[str, Any]:
+    return {"rowSpan": 1, "colSpan": 1, "data": component}
+
+
 def button(title: str, postback: str) -> dict[str, Any]:
-    action = {"type": "postback", "data": {"postback": postback, "postbackFull": postback}}
-    return {
-        "rowSpan": 1,
-        "colSpan": 1,
-        "data": {"type": "button", "title": title, "data": {"type": "basic", "action": action}},
-    }
+    return _cell(button_component(title, postback_action(postback, postback)))
 
 
 def link_button(title: str, url: str) -> dict[str, Any]:
-    action = {"type": "link", "data": {"url": url}}
-    return {
-        "rowSpan": 1,
-        "colSpan": 1,
-        "data": {"type": "button", "title": title, "data": {"type": "basic", "action": action}},
-    }
+    return _cell(button_component(title, {"type": "link", "data": {"url": url}}))
 
 
 def template_bubble(cover: str, buttons: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -85,9 +89,15 @@ class StubChatbot:
     action: ActionCall | None = None
     record: bool = True
 
-    def reply_next(self, bubbles: list[dict[str, Any]], scenario: str | None = None) -> None:
-        """Queue the bubbles of the next reply (otherwise the stub echoes the text it got)."""
-        self.scripted.append({"bubbles": bubbles, **({"scenario": {"name": scenario}} if scenario else {})})
+    def reply_next(
+        self, bubbles: list[dict[str, Any]] | None, scenario: str | None = None, **fields: Any
+    ) -> None:
+        """Queue the next reply: its bubbles (None: no `bubbles` field) and any other fields.
+
+        Without a queued reply the stub echoes the text it got.
+        """
+        reply = {**({"bubbles": bubbles} if bubbles is not None else {}), **fields}
+        self.scripted.append({**reply, **({"scenario": {"name": scenario}} if scenario else {})})
 
     def app(self) -> web.Application:
         app = web.Application()
