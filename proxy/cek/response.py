@@ -11,6 +11,7 @@ MAX_SPEECH_ITEMS = 10  # CLOVA's design guideline: at most 10 speech outputs per
 SPEECH_TYPES = frozenset({"SimpleSpeech", "SpeechList", "SpeechSet"})
 INFO_TYPES = frozenset({"PlainText", "URL"})
 LANGS = frozenset({"ko", "ja", "en", ""})
+INFO_OPTIONAL_STRINGS = ("contentType", "token")  # KR's SpeechInfoObject
 
 
 def _info(text: str, lang: Language) -> dict[str, str]:
@@ -46,12 +47,18 @@ def cek_response(
     return {"version": version, "sessionAttributes": dict(session_attributes or {}), "response": response}
 
 
+def _optional_str(document: dict[str, Any], key: str) -> bool:
+    return isinstance(document.get(key, ""), str)
+
+
 def _valid_info(value: Any) -> bool:
+    """A SpeechInfoObject; KR's optional `contentType` (HLS) and `token` are strings when present."""
     return (
         isinstance(value, dict)
         and value.get("type") in INFO_TYPES
         and value.get("lang", "") in LANGS
         and isinstance(value.get("value"), str)
+        and all(_optional_str(value, key) for key in INFO_OPTIONAL_STRINGS)
     )
 
 
@@ -76,21 +83,41 @@ def _valid_speech(speech: Any) -> bool:
     return _valid_values(speech["type"], speech.get("values"))
 
 
+def _valid_directive(directive: Any) -> bool:
+    """`{header: {namespace, name, messageId?}, payload: {...}}`, of any name (some need an agreement)."""
+    if not isinstance(directive, dict) or not isinstance(directive.get("payload"), dict):
+        return False
+    header = directive.get("header")
+    return (
+        isinstance(header, dict)
+        and all(isinstance(header.get(key), str) and header[key] for key in ("namespace", "name"))
+        and _optional_str(header, "messageId")
+    )
+
+
 def is_valid_cek_response(document: Any) -> bool:
-    """True for a JSON document CEK would accept as an extension response."""
+    """True for a JSON document the CEK references allow as an extension response.
+
+    `"outputSpeech": {}` says nothing: the references' own directive-only answers (AudioPlayer.Play,
+    PlaybackController.*) have it. An absent `outputSpeech` is tolerated (the Java SDK's
+    `CEKResponse.empty()` sends none).
+    """
     if not isinstance(document, dict) or not isinstance(document.get("response"), dict):
         return False
     if not isinstance(document.get("sessionAttributes", {}), dict):
         return False
     response = document["response"]
-    if not isinstance(response.get("shouldEndSession"), bool):
+    if not isinstance(response.get("shouldEndSession"), bool) or not isinstance(
+        response.get("card", {}), dict
+    ):
         return False
-    speech = response.get("outputSpeech")
-    if speech is not None and not _valid_speech(speech):
+    speech = response.get("outputSpeech", {})
+    if speech != {} and not _valid_speech(speech):
         return False
     reprompt = response.get("reprompt")
     if reprompt is not None and not (
         isinstance(reprompt, dict) and _valid_speech(reprompt.get("outputSpeech"))
     ):
         return False
-    return isinstance(response.get("directives", []), list)
+    directives = response.get("directives", [])
+    return isinstance(directives, list) and all(_valid_directive(d) for d in directives)

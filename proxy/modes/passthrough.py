@@ -1,12 +1,12 @@
 """Passthrough mode: the verified request goes, byte for byte, to an extension backend.
 
 `SignatureCEK` is kept so that the backend can verify CLOVA's signature itself. The backend's answer
-is relayed unchanged once it is known to be a valid CEK response; anything else becomes the apology.
+is relayed unchanged once it is known to be strict UTF-8 JSON and a CEK response the references allow
+(directive-only answers with `"outputSpeech": {}` included); anything else becomes the apology.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from proxy.accounts.linking import Account
@@ -14,6 +14,7 @@ from proxy.cek.request import CekRequest
 from proxy.cek.response import is_valid_cek_response
 from proxy.config_file import TokenHeader
 from proxy.modes.turn import TurnResult, Voice
+from proxy.strict_json import StrictJsonError, loads_strict
 from proxy.upstream import Upstream, UpstreamError
 
 SIGNATURE_HEADER = "SignatureCEK"
@@ -49,8 +50,8 @@ class Passthrough:
         if not reply.ok:
             return self._voice.apology(cek, f"upstream_http_{reply.status // 100}xx")
         try:
-            document = json.loads(reply.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            document = loads_strict(reply.body)
+        except StrictJsonError:
             return self._voice.apology(cek, "upstream_invalid_reply")
         if not is_valid_cek_response(document):
             return self._voice.apology(cek, "upstream_invalid_reply")
