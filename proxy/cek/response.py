@@ -7,7 +7,6 @@ from typing import Any
 
 from proxy.config_file import Language
 
-MAX_SPEECH_ITEMS = 10  # CLOVA's design guideline: at most 10 speech outputs per response
 SPEECH_TYPES = frozenset({"SimpleSpeech", "SpeechList", "SpeechSet"})
 INFO_TYPES = frozenset({"PlainText", "URL"})
 LANGS = frozenset({"ko", "ja", "en", ""})
@@ -18,11 +17,11 @@ def _info(text: str, lang: Language) -> dict[str, str]:
     return {"type": "PlainText", "lang": lang, "value": text}
 
 
-def output_speech(texts: Sequence[str], lang: Language) -> dict[str, Any] | None:
-    """`SimpleSpeech` for one text, `SpeechList` for several (at most 10), None for none."""
-    items = [_info(text, lang) for text in texts[:MAX_SPEECH_ITEMS]]
+def output_speech(texts: Sequence[str], lang: Language) -> dict[str, Any]:
+    """`SimpleSpeech` for one text, `SpeechList` for several, `{}` (the references' silence) for none."""
+    items = [_info(text, lang) for text in texts]
     if not items:
-        return None
+        return {}
     if len(items) == 1:
         return {"type": "SimpleSpeech", "values": items[0]}
     return {"type": "SpeechList", "values": items}
@@ -37,11 +36,16 @@ def cek_response(
     session_attributes: Mapping[str, Any] | None = None,
     version: str = "1.0",
 ) -> dict[str, Any]:
-    """A complete CEK response; with no texts it is CEK's minimal valid (silent) response."""
-    response: dict[str, Any] = {"card": {}, "directives": [], "shouldEndSession": end_session}
-    speech = output_speech(texts, lang)
-    if speech:
-        response["outputSpeech"] = speech
+    """A complete CEK response; with no texts it is the minimal valid (silent) one, `"outputSpeech": {}`.
+
+    The caller keeps `texts` within the limits (`proxy.cek.speech_limits`).
+    """
+    response: dict[str, Any] = {
+        "outputSpeech": output_speech(texts, lang),
+        "card": {},
+        "directives": [],
+        "shouldEndSession": end_session,
+    }
     if reprompt and not end_session:
         response["reprompt"] = {"outputSpeech": output_speech([reprompt], lang)}
     return {"version": version, "sessionAttributes": dict(session_attributes or {}), "response": response}

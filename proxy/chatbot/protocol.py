@@ -47,16 +47,31 @@ def signature_matches(body: bytes, secret: str, header: str | None) -> bool:
 class ChatbotReply:
     bubbles: tuple[dict[str, Any], ...]
     scenario: str | None
+    quick_buttons: tuple[dict[str, Any], ...] = ()
+
+
+def _components(document: dict[str, Any], key: str) -> tuple[dict[str, Any], ...]:
+    """The objects of an optional list field (absent or null: none); a non-list is not a v2 reply."""
+    value = document.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ChatbotReplyError(f"reply's {key} is not a list")
+    return tuple(item for item in value if isinstance(item, dict))
 
 
 def decode_reply(raw: bytes) -> ChatbotReply:
+    """The reply's bubbles (Optional in NCP's send response: none is a reply with nothing to say)."""
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ChatbotReplyError("reply is not JSON") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("bubbles"), list):
-        raise ChatbotReplyError("reply has no bubbles list")
-    bubbles = tuple(b for b in document["bubbles"] if isinstance(b, dict))
+    if not isinstance(document, dict):
+        raise ChatbotReplyError("reply is not a JSON object")
     scenario = document.get("scenario")
     name = scenario.get("name") if isinstance(scenario, dict) else None
-    return ChatbotReply(bubbles, name if isinstance(name, str) and name else None)
+    return ChatbotReply(
+        _components(document, "bubbles"),
+        name if isinstance(name, str) and name else None,
+        _components(document, "quickButtons"),
+    )

@@ -1,8 +1,11 @@
 """Chatbot bubbles turned into what a speaker can say.
 
-Text and image bubbles give their text; templates give their cover text, and their postback
-buttons become a spoken menu whose choices are remembered for the next turn; carousels give each
-card's title and cover text. Markup, URLs and emoji are dropped before text-to-speech.
+Text and image bubbles give their text; templates give their cover text; carousels give each
+card's title and cover text. The buttons that voice can follow (postback and utterance actions, not
+link, phone or welcome) of templates, carousel cards, button bubbles and the reply's `quickButtons`
+become a spoken menu whose choices are remembered for the next turn; a chosen button sends its
+`postbackFull` (its `postback` when it has none). Markup, URLs and emoji are dropped before
+text-to-speech.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from proxy.cek.response import MAX_SPEECH_ITEMS
 
 _MARKUP = re.compile(r"<[^>]{0,200}>")
 _URL = re.compile(r"https?://\S+")
@@ -77,19 +78,20 @@ def _component_texts(component: dict[str, Any]) -> Iterator[str]:
         yield _str(_obj(part.get("data")).get("description"))
 
 
-def _button(cell: Any) -> Button | None:
-    component = _obj(_obj(cell).get("data"))
+def _button(component: dict[str, Any]) -> Button | None:
+    """The choice a button component offers by voice, if its action can be followed by voice."""
     if component.get("type") != "button":
         return None
     title = speakable(_str(component.get("title")))
     action = _obj(_obj(component.get("data")).get("action"))
     payload = _obj(action.get("data"))
     if action.get("type") == "postback":
-        postback = _str(payload.get("postback")) or _str(payload.get("postbackFull"))
+        # NCP: postbackFull is what the chatbot should get; postback is the text shown in the chat.
+        postback = _str(payload.get("postbackFull")) or _str(payload.get("postback"))
     elif action.get("type") == "utterance":
         postback = _str(payload.get("postback")) or _str(payload.get("text"))
     else:
-        return None  # links and calls cannot be followed by voice
+        return None  # links, calls and the welcome action cannot be followed by voice
     return Button(title, postback) if title and postback else None
 
 
@@ -98,7 +100,7 @@ def _buttons(template: dict[str, Any]) -> Iterator[Button]:
     for table in (data.get("contentTable"), data.get("footTable")):
         for row in table if isinstance(table, list) else ():
             for cell in row if isinstance(row, list) else ():
-                if button := _button(cell):
+                if button := _button(_obj(_obj(cell).get("data"))):
                     yield button
 
 
@@ -113,6 +115,9 @@ def _bubble_texts(bubble: dict[str, Any]) -> Iterator[str]:
 def _bubble_buttons(bubble: dict[str, Any]) -> Iterator[Button]:
     if bubble.get("type") == "template":
         yield from _buttons(bubble)
+    elif bubble.get("type") == "button":
+        if button := _button(bubble):
+            yield button
     elif bubble.get("type") == "carousel":
         for card in _obj(bubble.get("data")).get("cards") or ():
             yield from _buttons(_obj(card))
@@ -126,10 +131,14 @@ def _unique(texts: Iterable[str]) -> list[str]:
     return seen
 
 
-def spoken_reply(bubbles: Iterable[dict[str, Any]]) -> SpokenReply:
+def spoken_reply(
+    bubbles: Iterable[dict[str, Any]], quick_buttons: Iterable[dict[str, Any]] = ()
+) -> SpokenReply:
+    """Every text to say, in order (`proxy.cek.speech_limits` fits them), and the choices, by title."""
     bubbles = list(bubbles)
     texts = _unique(text for bubble in bubbles for text in _bubble_texts(bubble))
     buttons: dict[str, Button] = {}
-    for button in (b for bubble in bubbles for b in _bubble_buttons(bubble)):
+    offered = (b for bubble in bubbles for b in _bubble_buttons(bubble))
+    for button in (*offered, *filter(None, map(_button, quick_buttons))):
         buttons.setdefault(button.title, button)
-    return SpokenReply(tuple(texts[:MAX_SPEECH_ITEMS]), tuple(buttons.values()))
+    return SpokenReply(tuple(texts), tuple(buttons.values()))

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from proxy.accounts.linking import Account
 from proxy.cek.request import EVENT, INTENT, LAUNCH, SESSION_ENDED, CekRequest
-from proxy.cek.response import MAX_SPEECH_ITEMS
+from proxy.cek.speech_limits import fit_speech
 from proxy.chatbot.client import ChatbotClient
 from proxy.chatbot.protocol import OPEN, SEND, ChatbotReply, encode_request
 from proxy.chatbot.speech import Button, spoken_reply
@@ -57,20 +57,23 @@ class Bridge:
         return self._speak(cek, account, event, reply)
 
     def _speak(self, cek: CekRequest, account: Account, event: str, reply: ChatbotReply) -> TurnResult:
-        spoken = spoken_reply(reply.bubbles)
+        spoken = spoken_reply(reply.bubbles, reply.quick_buttons)
         texts = list(spoken.texts)
         if not texts:
             fallback = self._voice.messages.welcome if event == OPEN else self._voice.messages.unspeakable
             texts = [self._voice.text(cek, fallback)]
-        if account.just_linked:
-            texts.insert(0, self._voice.text(cek, self._voice.messages.login_success))
+        linked = [self._voice.text(cek, self._voice.messages.login_success)] if account.just_linked else []
         end = reply.scenario is not None and reply.scenario in self._config.conversation.end_scenarios
         menu = None if end else self._menu(cek, spoken.buttons)
-        if menu:
-            texts = [*texts[: MAX_SPEECH_ITEMS - 1], menu]
+        fitted = fit_speech(
+            texts,
+            shortened=self._voice.text(cek, self._voice.messages.unspeakable),
+            before=linked,
+            after=[menu] if menu else [],
+        )
         return self._voice.say(
             cek,
-            texts,
+            fitted,
             "answered",
             end_session=end,
             reprompt=menu,

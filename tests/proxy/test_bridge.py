@@ -12,7 +12,13 @@ from aiohttp import web
 
 from tests.proxy.conftest import CHATBOT_SECRET, ProxyFactory, cek_turn
 from tests.support.cek import USER_ID, CekSigner, event, intent, launch, session_ended, speech_texts
-from tests.support.stubs import StubChatbot, template_bubble, text_bubble
+from tests.support.stubs import (
+    StubChatbot,
+    button_component,
+    postback_action,
+    template_bubble,
+    text_bubble,
+)
 
 Chatbot = tuple[StubChatbot, str]
 
@@ -146,7 +152,7 @@ async def test_session_ended_and_events_answer_without_a_chatbot_call(
     ):
         document = await cek_turn(client, signer, body)
         assert document["response"]["shouldEndSession"] is True
-        assert "outputSpeech" not in document["response"]
+        assert document["response"]["outputSpeech"] == {}  # required, empty when nothing is said
     assert chatbot[0].received == []
 
 
@@ -194,3 +200,117 @@ async def test_a_carousel_speaks_each_card(
         "더 도와드릴까요?",
         "네 중에서 말씀해 주세요.",
     ]
+
+
+async def test_a_reply_without_bubbles_is_a_reply_with_nothing_to_say(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
+) -> None:
+    chatbot[0].reply_next(None)
+    chatbot[0].reply_next(None)
+    client = await start_proxy()
+    opened = await cek_turn(client, signer, launch())
+    answered = await cek_turn(client, signer, intent("Any"))
+    assert speech_texts(opened) == ["무엇을 도와드릴까요?"]
+    assert speech_texts(answered) == ["자세한 내용은 앱에서 확인해 주세요."]
+    assert opened["response"]["shouldEndSession"] is answered["response"]["shouldEndSession"] is False
+
+
+def _cell(component: dict[str, Any]) -> dict[str, Any]:
+    return {"rowSpan": 1, "colSpan": 1, "data": component}
+
+
+async def test_a_button_chosen_by_voice_sends_its_full_postback(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
+) -> None:
+    """NCP: `postbackFull` is what the chatbot should get; `postback` is only the text shown in the chat."""
+    rows = [
+        [_cell(button_component("배송 조회", postback_action("배송 조회", "_T_배송 조회")))],
+        [
+            _cell(button_component("반품 신청", postback_action("반품 신청")))
+        ],  # an older answer: no postbackFull
+    ]
+    chatbot[0].reply_next(
+        [{"type": "template", "data": {"cover": text_bubble("고르세요."), "contentTable": rows}}]
+    )
+    client = await start_proxy(config='[utterances]\nfree_text_slot = "query"\n')
+    attributes = (await cek_turn(client, signer, launch()))["sessionAttributes"]
+    await cek_turn(client, signer, intent("Free", {"query": "배송 조회"}, attributes=attributes))
+    await cek_turn(client, signer, intent("Free", {"query": "반품 신청"}, attributes=attributes))
+    sent = [m["bubbles"][0]["data"]["description"] for m in chatbot[0].received[1:]]
+    assert sent == ["_T_배송 조회", "반품 신청"]
+
+
+async def test_button_bubbles_and_quick_buttons_are_offered_as_a_menu(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
+) -> None:
+    phone = {"type": "phone", "data": {"number": "1588-0000"}}
+    link = {"type": "link", "data": {"url": "https://help.example.com/"}}
+    utterance = {"type": "utterance", "data": {"utteranceId": 1, "text": "상담원", "postback": "상담원 연결"}}
+    chatbot[0].reply_next(
+        [
+            text_bubble("무엇을 도와드릴까요?"),
+            button_component("배송 조회", postback_action("배송 조회", "_T_배송 조회")),
+            button_component("전화 상담", phone),
+        ],
+        quickButtons=[
+            button_component("상담원", utterance),
+            button_component("웹에서 보기", link),
+            button_component("처음으로", postback_action("처음으로", "_T_처음으로")),
+        ],
+    )
+    client = await start_proxy(config='[utterances]\nfree_text_slot = "query"\n')
+    document = await cek_turn(client, signer, intent("Any"))
+    assert speech_texts(document) == [
+        "무엇을 도와드릴까요?",
+        "배송 조회, 상담원, 처음으로 중에서 말씀해 주세요.",
+    ]
+    assert document["response"]["shouldEndSession"] is False
+    for choice in ("처음으로", "상담원"):
+        await cek_turn(
+            client, signer, intent("Free", {"query": choice}, attributes=document["sessionAttributes"])
+        )
+    assert [m["bubbles"][0]["data"]["description"] for m in chatbot[0].received[1:]] == [
+        "_T_처음으로",
+        "상담원 연결",
+    ]
+
+
+SEE_THE_APP = "자세한 내용은 앱에서 확인해 주세요."
+
+
+def _sentences(count: int, length: int) -> str:
+    """`count` sentences of exactly `length` characters each, spaced."""
+    return " ".join(f"{i:02d}" + "가" * (length - 3) + "." for i in range(count))
+
+
+async def test_a_long_chatbot_text_is_split_at_sentences_and_shortened_to_kr_limits(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
+) -> None:
+    text = _sentences(11, 93)[:1023]  # 1,023 characters: more than one PlainText value may hold
+    assert len(text) == 1023
+    chatbot[0].reply_next([text_bubble(text)])
+    client = await start_proxy()
+    document = await cek_turn(client, signer, intent("Any"))
+    speech = document["response"]["outputSpeech"]
+    texts = speech_texts(document)
+    assert speech["type"] == "SpeechList"
+    assert texts[-1] == SEE_THE_APP
+    assert sum(map(len, texts)) <= 1000
+    assert len(texts) <= 10
+    assert all(len(item) <= 200 for item in texts)
+    assert all(item.endswith(".") for item in texts)  # cut between sentences, never inside one
+    assert " ".join(texts[:-1]) == text[: len(" ".join(texts[:-1]))]  # the beginning, in order
+
+
+async def test_a_long_answer_with_a_menu_keeps_the_menu_last(
+    start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
+) -> None:
+    chatbot[0].reply_next(
+        [text_bubble(f"안내 {i}번입니다.") for i in range(12)]
+        + [template_bubble("고르세요.", (("네", "네"),))]
+    )
+    client = await start_proxy()
+    texts = speech_texts(await cek_turn(client, signer, intent("Any")))
+    assert len(texts) == 10
+    assert texts[-2:] == [SEE_THE_APP, "네 중에서 말씀해 주세요."]
+    assert texts[:8] == [f"안내 {i}번입니다." for i in range(8)]

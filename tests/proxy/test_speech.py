@@ -9,6 +9,7 @@ import pytest
 
 from proxy.cek.request import CekFormatError, parse_cek_request
 from proxy.cek.response import cek_response, is_valid_cek_response
+from proxy.cek.speech_limits import fit_speech, sentences, split_long
 from proxy.chatbot.protocol import ChatbotReplyError, decode_reply
 from proxy.chatbot.speech import Button, speakable, spoken_reply
 from tests.support.cek import PEER_REQUESTS
@@ -38,9 +39,57 @@ def test_template_buttons_with_postbacks_become_choices_and_links_are_left_out()
     assert reply.buttons == (Button("배송 조회", "배송 조회 시작"),)
 
 
-def test_more_than_ten_bubbles_are_cut_to_ten_speech_items() -> None:
-    reply = spoken_reply([text_bubble(f"문장 {i}") for i in range(15)])
-    assert len(reply.texts) == 10
+SEE_APP = "앱에서 확인해 주세요."
+
+
+def test_more_than_ten_bubbles_are_shortened_to_nine_and_the_see_the_app_message() -> None:
+    texts = spoken_reply([text_bubble(f"문장 {i}") for i in range(15)]).texts
+    assert fit_speech(texts, shortened=SEE_APP) == [f"문장 {i}" for i in range(9)] + [SEE_APP]
+
+
+def test_an_answer_within_the_limits_is_left_as_it_is() -> None:
+    answer = ["가" * 200, "나" * 200, "다" * 200, "라" * 200, "마" * 200]  # exactly 1,000 characters
+    assert fit_speech(answer, shortened=SEE_APP) == answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("첫 문장입니다. 둘째 문장이죠? 셋째!", ["첫 문장입니다. ", "둘째 문장이죠? ", "셋째!"]),
+        ("一つ目です。二つ目です！三つ", ["一つ目です。", "二つ目です！", "三つ"]),
+        ('그가 "좋아요." 라고 했어요. 끝', ['그가 "좋아요." ', "라고 했어요. ", "끝"]),
+        ("가격은 3.5달러입니다. 다음", ["가격은 3.5달러입니다. ", "다음"]),
+    ],
+)
+def test_sentences_end_at_their_punctuation(text: str, expected: list[str]) -> None:
+    assert list(sentences(text)) == expected
+
+
+def test_a_long_text_is_gathered_into_items_of_at_most_200_characters_by_sentence() -> None:
+    sentence = "가" * 59 + "."  # 60 characters
+    text = " ".join([sentence] * 7)
+    items = split_long(text)
+    assert items == [" ".join([sentence] * 3), " ".join([sentence] * 3), sentence]
+    assert "一" * 300 + "。" in split_long(
+        "一" * 300 + "。" + "二" * 10 + "。"
+    )  # a long sentence stays whole
+
+
+def test_one_sentence_longer_than_the_whole_budget_is_cut_at_a_word() -> None:
+    word = "가나다라마바사아자"  # 9 characters, then a space
+    fitted = fit_speech([" ".join([word] * 150)], shortened=SEE_APP)
+    assert fitted[-1] == SEE_APP
+    assert sum(map(len, fitted)) <= 1000
+    assert fitted[0].endswith(word)
+    assert len(fitted[0]) > 900
+
+
+def test_what_comes_before_and_after_the_answer_is_kept_and_counted() -> None:
+    fitted = fit_speech(["가" * 150 + "."] * 10, shortened=SEE_APP, before=["연결되었어요."], after=["메뉴"])
+    assert fitted[0] == "연결되었어요."
+    assert fitted[-2:] == [SEE_APP, "메뉴"]
+    assert len(fitted) <= 10
+    assert sum(map(len, fitted)) <= 1000
 
 
 def test_unknown_and_malformed_bubbles_are_skipped() -> None:
@@ -53,7 +102,14 @@ def test_unknown_and_malformed_bubbles_are_skipped() -> None:
     assert spoken_reply(bubbles).texts == ("남은 말",)
 
 
-@pytest.mark.parametrize("raw", [b"", b"null", b"[]", b'{"bubbles": "no"}', b"\xff\xfe"])
+@pytest.mark.parametrize("raw", [b'{"version": "v2"}', b'{"version": "v2", "bubbles": null}'])
+def test_a_reply_without_bubbles_has_nothing_to_say(raw: bytes) -> None:
+    assert decode_reply(raw).bubbles == ()
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"null", b"[]", b'{"bubbles": "no"}', b'{"bubbles": [], "quickButtons": {}}', b"\xff\xfe"]
+)
 def test_junk_chatbot_replies_are_errors(raw: bytes) -> None:
     with pytest.raises(ChatbotReplyError):
         decode_reply(raw)
