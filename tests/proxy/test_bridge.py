@@ -8,8 +8,11 @@ import hmac
 import json
 from typing import Any
 
+import pytest
 from aiohttp import web
 
+from proxy.cek.response import is_valid_cek_response
+from proxy.strict_json import loads_strict
 from tests.proxy.conftest import CHATBOT_SECRET, ProxyFactory, cek_turn
 from tests.support.cek import USER_ID, CekSigner, event, intent, launch, session_ended, speech_texts
 from tests.support.stubs import (
@@ -314,3 +317,43 @@ async def test_a_long_answer_with_a_menu_keeps_the_menu_last(
     assert len(texts) == 10
     assert texts[-2:] == [SEE_THE_APP, "네 중에서 말씀해 주세요."]
     assert texts[:8] == [f"안내 {i}번입니다." for i in range(8)]
+
+
+ODD_REPLIES: list[dict[str, Any]] = [
+    {"bubbles": [{"type": "text", "data": {"description": "가" * 5000}}]},  # one sentence, far too long
+    {"bubbles": [text_bubble("。" * 3000)]},  # punctuation only
+    {"bubbles": [text_bubble(". " * 1500)]},
+    {
+        "bubbles": [
+            {"type": "button", "title": "\ud800", "data": {"action": postback_action("\udfff", "\ud800")}}
+        ]
+    },
+    {"bubbles": [template_bubble("고르세요.", (("선택", "\ud83d"),))]},  # a lone surrogate postback
+    {"bubbles": [button_component(str(i), postback_action(str(i) * 300)) for i in range(50)]},
+    {"bubbles": [], "quickButtons": [None, 3, "x", {"type": "button"}, {"type": "button", "data": []}]},
+    {
+        "bubbles": [
+            {"type": "carousel", "data": {"cards": "none"}},
+            {"type": "template", "data": {"contentTable": 1}},
+        ]
+    },
+    {"bubbles": [{"type": "text", "title": 1, "data": {"description": None}}], "scenario": "끝"},
+]
+
+
+@pytest.mark.parametrize("reply", ODD_REPLIES, ids=range(len(ODD_REPLIES)))
+async def test_odd_chatbot_replies_still_get_a_valid_spoken_answer(
+    reply: dict[str, Any], start_proxy: ProxyFactory, signer: CekSigner, chatbot: Chatbot
+) -> None:
+    chatbot[0].scripted.append(reply)
+    client = await start_proxy()
+    resp = await client.post("/cek", data=(body := intent("Any")), headers=signer.headers(body))
+    assert resp.status == 200
+    document = loads_strict(await resp.read())
+    assert is_valid_cek_response(document)
+    texts = speech_texts(document)
+    assert texts
+    assert sum(map(len, texts)) <= 1000
+    assert len(texts) <= 10
+    metrics = await (await client.get("/metrics")).text()
+    assert 'outcome="answered"' in metrics  # handled, not caught as an internal error
