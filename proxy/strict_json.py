@@ -1,38 +1,54 @@
-"""Strict JSON: UTF-8 only, no `NaN`/`Infinity`, no repeated names.
+"""Parsing JSON from the wire strictly, so that no input can raise anything but `InvalidJsonError`.
 
-`json.loads` on bytes also takes UTF-16, UTF-32 and a byte order mark, and reads `NaN` and
-`Infinity`, which are not JSON (RFC 8259); a repeated name means different things to different
-parsers. A document the proxy relays as `application/json;charset=UTF-8` must read the same to
-every peer, so it must pass this first.
+Python's `json.loads` accepts bytes with encoded surrogates (it decodes with `surrogatepass`),
+`NaN`/`Infinity`, and escaped lone surrogates; it raises `RecursionError` on deep nesting and a
+plain `ValueError` on integers over the interpreter's digit limit. Each of those used to surface
+later as a 500 or an apology after a `UnicodeEncodeError`. Here they are all one refusal. So is a
+name repeated in an object, which different parsers read differently: a document the proxy checks
+and then relays (a passthrough answer) must mean to CEK what it meant to the check.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
+
+# Lone surrogates can only come from `\uD8xx`-style escapes once the bytes are strict UTF-8.
+_SURROGATE_ESCAPE_PREFIXES = ("\\ud8", "\\ud9", "\\uda", "\\udb", "\\udc", "\\udd", "\\ude", "\\udf")
 
 
-class StrictJsonError(ValueError):
-    """The bytes are not strict UTF-8 JSON."""
+class InvalidJsonError(ValueError):
+    """The bytes are not one strict UTF-8 JSON document the proxy can safely handle."""
 
 
-def _refuse_constant(name: str) -> Any:
-    raise StrictJsonError(f"{name} is not JSON")
+def _no_constants(name: str) -> NoReturn:
+    raise InvalidJsonError(f"{name} is not JSON")
 
 
 def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document = dict(pairs)
     if len(document) != len(pairs):
-        raise StrictJsonError("an object repeats a name")
+        raise InvalidJsonError("an object repeats a name")
     return document
 
 
-def loads_strict(raw: bytes) -> Any:
+def parse_json(raw: bytes) -> Any:
+    """The document in `raw`, or InvalidJsonError (bad UTF-8, deep nesting, huge integers, NaN...)."""
     try:
-        text = raw.decode("utf-8")  # strict: no BOM stripping, no other encoding guessed
-    except UnicodeDecodeError as exc:
-        raise StrictJsonError("not UTF-8") from exc
-    try:
-        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_names)
-    except json.JSONDecodeError as exc:  # a leading BOM lands here too
-        raise StrictJsonError(f"not JSON: {exc.msg}") from exc
+        text = raw.decode("utf-8")
+        document = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_names)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidJsonError(type(exc).__name__) from None
+    if _may_hold_surrogates(text):
+        try:
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
+        except (UnicodeEncodeError, RecursionError) as exc:
+            raise InvalidJsonError(type(exc).__name__) from None
+    return document
+
+
+def _may_hold_surrogates(text: str) -> bool:
+    if "\\u" not in text:
+        return False
+    lowered = text.lower()
+    return any(prefix in lowered for prefix in _SURROGATE_ESCAPE_PREFIXES)

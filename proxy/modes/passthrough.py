@@ -14,7 +14,7 @@ from proxy.cek.request import CekRequest
 from proxy.cek.response import is_valid_cek_response
 from proxy.config_file import TokenHeader
 from proxy.modes.turn import TurnResult, Voice
-from proxy.strict_json import StrictJsonError, loads_strict
+from proxy.strict_json import InvalidJsonError, parse_json
 from proxy.upstream import Upstream, UpstreamError
 
 SIGNATURE_HEADER = "SignatureCEK"
@@ -50,8 +50,8 @@ class Passthrough:
         if not reply.ok:
             return self._voice.apology(cek, f"upstream_http_{reply.status // 100}xx")
         try:
-            document = loads_strict(reply.body)
-        except StrictJsonError:
+            document = parse_json(reply.body)
+        except InvalidJsonError:
             return self._voice.apology(cek, "upstream_invalid_reply")
         if not is_valid_cek_response(document):
             return self._voice.apology(cek, "upstream_invalid_reply")

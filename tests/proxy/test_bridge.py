@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from proxy.cek.response import is_valid_cek_response
-from proxy.strict_json import loads_strict
+from proxy.strict_json import parse_json
 from tests.proxy.conftest import CHATBOT_SECRET, ProxyFactory, cek_turn
 from tests.support.cek import USER_ID, CekSigner, event, intent, launch, session_ended, speech_texts
 from tests.support.stubs import (
@@ -349,7 +349,7 @@ async def test_odd_chatbot_replies_still_get_a_valid_spoken_answer(
     client = await start_proxy()
     resp = await client.post("/cek", data=(body := intent("Any")), headers=signer.headers(body))
     assert resp.status == 200
-    document = loads_strict(await resp.read())
+    document = parse_json(await resp.read())
     assert is_valid_cek_response(document)
     texts = speech_texts(document)
     assert texts

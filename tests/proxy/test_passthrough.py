@@ -158,6 +158,7 @@ def _hls(**changes: Any) -> dict[str, Any]:
         b"\xef\xbb\xbf" + VALID,  # a UTF-8 byte order mark
         VALID.replace(b'"offset": 0', b'"offset": "\xff\xfe"'),  # not UTF-8
         VALID.replace(b'"shouldEndSession": true', b'"shouldEndSession": false, "shouldEndSession": true'),
+        VALID.replace(b'"offset": 0', b'"offset": "\\ud800"'),  # a lone surrogate CEK cannot decode
         _with([{"header": {"namespace": "AudioPlayer"}, "payload": {}}]),
         _with([{"header": {"namespace": "AudioPlayer", "name": "Play"}, "payload": []}]),
         _with([{"payload": {}}]),
@@ -178,6 +179,7 @@ def _hls(**changes: Any) -> dict[str, Any]:
         "utf-8-bom",
         "invalid-utf-8",
         "duplicate-key",
+        "lone-surrogate",
         "directive-without-name",
         "directive-payload-not-an-object",
         "directive-without-header",
