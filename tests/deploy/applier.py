@@ -23,7 +23,8 @@ import docker
 import pulumi
 from docker.models.services import Service
 
-from tests.deploy.swarm_spec import duration_ns, labels, service_spec
+from tests.deploy.swarm_spec import labels, service_spec
+from tests.support.go_duration import duration_ns
 
 RUN_LABEL = "cek-proxy.test-run"
 NAME_LABEL = "cek-proxy.logical-name"
