@@ -27,11 +27,11 @@ from infra.images import (
     DEBIAN_SOURCES,
     DEBIAN_SUITE,
     LOCAL_BASE_IMAGE,
-    ROOT,
     RUNTIME_LOCK,
     WHEELHOUSE,
     ImageSpec,
 )
+from infra.settings import ROOT
 
 # The Python and glibc of Debian bookworm, which every base image is.
 IMAGE_PYTHON = "3.11"

@@ -17,7 +17,8 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-ROOT = Path(__file__).resolve().parent.parent
+from infra.settings import ROOT
+
 WHEELHOUSE = Path("build/wheelhouse")
 RUNTIME_LOCK = Path("requirements/runtime.lock")
 LOCAL_BASE_IMAGE = "local"

@@ -92,7 +92,11 @@ def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docke
         update_config=_rolling(docker.ServiceUpdateConfigArgs, args.update_order, failure_action="rollback"),
         rollback_config=_rolling(docker.ServiceRollbackConfigArgs, args.update_order, failure_action="pause"),
         converge_config=docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m"),
-        opts=opts,
+        # Fixed host ports cannot be bound by a replacement while the old service holds them: delete
+        # first (Pulumi's default, create-before-delete, would fail after the converge timeout).
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(delete_before_replace=bool(args.ports))
+        ),
     )
 
 

@@ -7,7 +7,8 @@ import dataclasses
 import pytest
 
 from infra.build_images import manylinux_platforms
-from infra.images import ALL_IMAGES, PROXY, ROOT, WHEELHOUSE, ImageSpec
+from infra.images import ALL_IMAGES, PROXY, WHEELHOUSE, ImageSpec
+from infra.settings import ROOT
 
 
 def test_the_tag_names_the_content_and_the_base() -> None:
