@@ -53,7 +53,7 @@ class Proxy(pulumi.ComponentResource):
         super().__init__("cek-proxy:swarm:Proxy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        image = local_image(f"{name}-image", PROXY, settings.base_image, child)
+        image = local_image(f"{name}-image", PROXY, settings.base_image, settings.build_platform, child)
         files = project_files(settings)
         if (config_text := config_file(settings)) is not None:
             files[CONFIG_PATH] = config_text

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from infra.engine import PLATFORMS, EngineError, engine_platform
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEYS = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
 E = TypeVar("E", bound=StrEnum)
@@ -74,6 +76,8 @@ class StackSettings:
     docker_host: str
     docker_ssh_opts: tuple[str, ...]
     base_image: str
+    # linux/amd64 or linux/arm64: the target engine's platform, which every image is built for.
+    build_platform: str
     extension_ids: tuple[str, ...]
     mode: ProxyMode
     chatbot_url: str
@@ -138,6 +142,7 @@ def load_settings() -> StackSettings:
         docker_host=cfg.require("dockerHost"),
         docker_ssh_opts=_strings(cfg, "dockerSshOpts"),
         base_image=cfg.require("baseImage"),
+        build_platform=_build_platform(cfg),
         extension_ids=_strings(cfg, "extensionIds", min_items=1),
         mode=_choice(cfg, "mode", ProxyMode),
         chatbot_url=_url(cfg, "chatbotUrl"),
@@ -160,6 +165,20 @@ def load_settings() -> StackSettings:
     _check_consistency(settings)
     _check_secrets(settings)
     return settings
+
+
+def _build_platform(cfg: pulumi.Config) -> str:
+    """`buildPlatform`, else the platform of the engine the stack deploys to (`dockerHost`)."""
+    if value := cfg.require("buildPlatform"):
+        if value not in PLATFORMS.values():
+            raise SettingsError(f"buildPlatform: must be one of {', '.join(PLATFORMS.values())}")
+        return value
+    try:
+        return engine_platform(cfg.require("dockerHost"), _strings(cfg, "dockerSshOpts"))
+    except EngineError as exc:
+        raise SettingsError(
+            f"buildPlatform: empty, so the target engine was asked, but {exc}; set buildPlatform"
+        ) from None
 
 
 def _check_secrets(settings: StackSettings) -> None:

@@ -98,6 +98,7 @@ class SwarmApplier(pulumi.runtime.Mocks):
                 path=str(context),
                 dockerfile=os.path.relpath(dockerfile, context),
                 buildargs=build.get("args") or {},
+                platform=build.get("platform"),  # the legacy builder (no buildx here); see test_images
                 tag=tag,
                 rm=True,
                 labels=self._labels(logical),

@@ -19,8 +19,8 @@ import pytest
 from infra.proxy import SECRET_FILE_SETTINGS
 from infra.settings import SECRET_KEYS
 from infra.token_store import acl_file
-from tests.infra.conftest import SECRET_MARKERS
-from tests.support.pulumi_program import SECRET, Recording, record_stack, stack_config
+from tests.infra.conftest import SECRET_MARKERS, record_stack
+from tests.support.pulumi_program import SECRET, Recording, stack_config
 
 MIB = 1024 * 1024
 SECRET_TYPE = "docker:index/secret:Secret"

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
+from infra.stack_files import PROJECT, plain_settings
+
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "cek-proxy"
 SECRET = "__secret__"
 # Resources whose provider picks a unique name when the program gives none.
 AUTONAMED = (
@@ -54,22 +54,9 @@ class Recording:
         return {r["name"]: r["inputs"] for r in self.of_type("/service:Service")}
 
 
-def project_config() -> dict[str, Any]:
-    """The `config:` declarations of Pulumi.yaml."""
-    declared: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    return declared
-
-
-def stack_file_config(stack: str) -> dict[str, Any]:
-    """The `config:` of Pulumi.<stack>.yaml, keys without the project prefix."""
-    values: dict[str, Any] = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {key.removeprefix(f"{PROJECT}:"): value for key, value in values.items()}
-
-
 def stack_config(stack: str, secrets: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """What the CLI hands the program: declared defaults, the stack file, then the secrets."""
-    config = {key: spec["default"] for key, spec in project_config().items() if "default" in spec}
-    return config | stack_file_config(stack) | dict(secrets) | dict(overrides)
+    return plain_settings(stack) | dict(secrets) | dict(overrides)
 
 
 def program_request(
