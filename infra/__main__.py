@@ -29,6 +29,7 @@ token_store = (
         TokenStoreArgs(
             environment=settings.environment,
             base_image=settings.base_image,
+            build_platform=settings.build_platform,
             network=host.internal_network,
             limits=settings.token_store_limits,
             password=settings.secrets["tokenStorePassword"],

@@ -4,6 +4,12 @@
     python -m infra.build_images wheelhouse   # wheels of requirements/runtime.lock for the images' Python
     python -m infra.build_images images       # the three images with `docker build` (tests use this)
 
+Everything is built for a target platform: `--platform linux/arm64`, or `--stack prod` for the
+stack's (its `buildPlatform`, else the platform of its `dockerHost` engine, asked over its
+`dockerSshOpts` as the program does), else the engine DOCKER_HOST names (or the local socket).
+The wheelhouse is downloaded on this machine for that platform and the images' CPython (pip
+`--platform`, binary wheels only), into `build/wheelhouse/<os>-<architecture>`.
+
 `pulumi up` builds the images itself (`docker.Image`); it needs the wheelhouse, and the bases when the
 stack sets `baseImage: local`. Every step is skipped when its result already exists: base tags and
 image tags are content hashes, and the wheelhouse records the lock it was built from.
@@ -22,25 +28,29 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
+from infra.engine import PLATFORMS, WHEEL_MACHINES, engine_platform
 from infra.images import (
     ALL_IMAGES,
     DEBIAN_SOURCES,
     DEBIAN_SUITE,
     LOCAL_BASE_IMAGE,
-    ROOT,
     RUNTIME_LOCK,
-    WHEELHOUSE,
     ImageSpec,
+    wheelhouse,
 )
+from infra.settings import ROOT
+from infra.stack_files import plain_settings
 
 # The Python and glibc of Debian bookworm, which every base image is.
 IMAGE_PYTHON = "3.11"
 IMAGE_GLIBC_MINOR = 36
 
 
-def build_base(spec: ImageSpec) -> str:
-    """The Debian rootfs for `spec`, imported under a tag that hashes its package list."""
-    tag = spec.local_base_tag()
+def build_base(spec: ImageSpec, platform: str) -> str:
+    """The Debian rootfs for `spec` and `platform`, imported under a tag that hashes its package list.
+
+    A foreign architecture needs qemu-user-static (binfmt) on this machine, as mmdebstrap says."""
+    tag = spec.local_base_tag(platform)
     if _image_exists(tag):
         return tag
     with tempfile.TemporaryDirectory(prefix="cek-proxy-rootfs-") as tmp:
@@ -51,33 +61,34 @@ def build_base(spec: ImageSpec) -> str:
                 "mmdebstrap",
                 "--quiet",
                 "--variant=apt",
+                f"--architectures={platform.removeprefix('linux/')}",
                 f"--include={include}",
                 DEBIAN_SUITE,
                 str(rootfs),
                 *DEBIAN_SOURCES,
             ]
         )
-        _run(["docker", "import", "--change", 'CMD ["/bin/bash"]', str(rootfs), tag])
+        _run(["docker", "import", "--platform", platform, "--change", 'CMD ["/bin/bash"]', str(rootfs), tag])
     return tag
 
 
-def build_wheelhouse() -> Path:
-    """Wheels for the runtime lock, for the engine's architecture and the images' CPython."""
-    wheelhouse = ROOT / WHEELHOUSE
-    arch = _run(["docker", "info", "--format", "{{.Architecture}}"]).strip()
-    stamp = wheelhouse / ".built-from"
-    wanted = f"{hashlib.sha256((ROOT / RUNTIME_LOCK).read_bytes()).hexdigest()} {arch}\n"
+def build_wheelhouse(platform: str) -> Path:
+    """Wheels for the runtime lock, for `platform` and the images' CPython."""
+    target = ROOT / wheelhouse(platform)
+    stamp = target / ".built-from"
+    wanted = f"{hashlib.sha256((ROOT / RUNTIME_LOCK).read_bytes()).hexdigest()} {platform}\n"
     if stamp.is_file() and stamp.read_text() == wanted:
-        return wheelhouse
-    shutil.rmtree(wheelhouse, ignore_errors=True)
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    machine = WHEEL_MACHINES[platform]
     _run([
         sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-        *(f"--platform={platform}" for platform in manylinux_platforms(arch)), "--implementation", "cp",
+        *(f"--platform={tag}" for tag in manylinux_platforms(machine)), "--implementation", "cp",
         "--python-version", IMAGE_PYTHON, "--abi", f"cp{IMAGE_PYTHON.replace('.', '')}",
-        "--dest", str(wheelhouse), "--requirement", str(ROOT / RUNTIME_LOCK),
+        "--dest", str(target), "--requirement", str(ROOT / RUNTIME_LOCK),
     ])  # fmt: skip
     stamp.write_text(wanted)
-    return wheelhouse
+    return target
 
 
 def manylinux_platforms(arch: str) -> list[str]:
@@ -86,15 +97,28 @@ def manylinux_platforms(arch: str) -> list[str]:
     return [f"manylinux_2_{minor}_{arch}" for minor in range(IMAGE_GLIBC_MINOR, 4, -1)] + legacy
 
 
-def build_image(spec: ImageSpec, configured_base: str = LOCAL_BASE_IMAGE) -> str:
-    """`docker build` of `spec` under its content tag, exactly as the Pulumi program builds it."""
-    base = spec.base_image(configured_base)
-    tag = spec.tag(base)
+def build_image(spec: ImageSpec, platform: str, configured_base: str = LOCAL_BASE_IMAGE) -> str:
+    """`docker build` of `spec` for `platform` under its content tag, as the Pulumi program builds it."""
+    base = spec.base_image(configured_base, platform)
+    tag = spec.tag(base, platform)
     if not _image_exists(tag):
-        build_args = [f"--build-arg={key}={value}" for key, value in spec.build_args(base).items()]
+        build_args = [f"--build-arg={key}={value}" for key, value in spec.build_args(base, platform).items()]
         dockerfile, context = str(ROOT / spec.dockerfile), str(ROOT / spec.context)
-        _run(["docker", "build", "--quiet", *build_args, "--file", dockerfile, "--tag", tag, context])
+        _run([
+            "docker", "build", "--quiet", "--platform", platform, *build_args,
+            "--file", dockerfile, "--tag", tag, context,
+        ])  # fmt: skip
     return tag
+
+
+def target_platform(platform: str | None, stack: str | None) -> str:
+    """`--platform`, else the stack's (its buildPlatform, else its engine's), else DOCKER_HOST's engine."""
+    if platform:
+        return platform
+    if stack is None:
+        return engine_platform("")
+    settings = plain_settings(stack)
+    return settings["buildPlatform"] or engine_platform(settings["dockerHost"], settings["dockerSshOpts"])
 
 
 def _image_exists(tag: str) -> bool:
@@ -124,13 +148,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=LOCAL_BASE_IMAGE,
         help=f"base of `images`: {LOCAL_BASE_IMAGE!r} (the bases step's rootfs images) or an image name",
     )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--platform", choices=sorted(PLATFORMS.values()), help="the target platform")
+    target.add_argument("--stack", help="build for this stack's target engine (Pulumi.<stack>.yaml)")
     args = parser.parse_args(argv)
+    platform = target_platform(args.platform, args.stack)
+    print(f"target platform: {platform}", flush=True)
     for spec in ALL_IMAGES if "bases" in args.steps else ():
-        _timed(f"base {spec.name}", partial(build_base, spec))
+        _timed(f"base {spec.name}", partial(build_base, spec, platform))
     if "wheelhouse" in args.steps:
-        _timed("wheelhouse", build_wheelhouse)
+        _timed("wheelhouse", partial(build_wheelhouse, platform))
     for spec in ALL_IMAGES if "images" in args.steps else ():
-        _timed(f"image {spec.name}", partial(build_image, spec, args.base_image))
+        _timed(f"image {spec.name}", partial(build_image, spec, platform, args.base_image))
     return 0
 
 

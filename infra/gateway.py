@@ -44,7 +44,7 @@ class Gateway(pulumi.ComponentResource):
         super().__init__("cek-proxy:swarm:Gateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        image = local_image(f"{name}-image", GATEWAY, settings.base_image, child)
+        image = local_image(f"{name}-image", GATEWAY, settings.base_image, settings.build_platform, child)
         caddyfile = swarm.config_file(
             f"{name}-caddyfile", caddyfile_text(args), CADDYFILE_PATH, GATEWAY, child
         )

@@ -2,8 +2,10 @@
 
 Every Dockerfile takes its base image as a build argument: `debian:bookworm-slim` (or a pinned digest)
 from a registry, or, with `baseImage: local`, a Debian rootfs that already holds the image's packages,
-built with no registry at all by `python -m infra.build_images bases`. The tag is a hash of the
-Dockerfile, the build arguments and every source file, so any change to them rolls the services.
+built with no registry at all by `python -m infra.build_images bases`. Images are built for the target
+engine's platform (`buildPlatform`), the proxy's from the wheelhouse of that platform. The tag is a
+hash of the Dockerfile, the platform, the build arguments and every source file, so any change to
+them rolls the services.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-ROOT = Path(__file__).resolve().parent.parent
+from infra.settings import ROOT
+
 WHEELHOUSE = Path("build/wheelhouse")
 RUNTIME_LOCK = Path("requirements/runtime.lock")
 LOCAL_BASE_IMAGE = "local"
@@ -41,24 +44,29 @@ class ImageSpec:
     sources: tuple[Path, ...]
     packages: tuple[str, ...]
     uid: int
+    # Installs Python wheels: its build gets the wheelhouse of its platform (`WHEELHOUSE`).
+    wheels: bool = False
 
     @property
     def user(self) -> str:
         return f"{self.uid}:{self.uid}"
 
-    def base_image(self, configured: str) -> str:
-        return self.local_base_tag() if configured == LOCAL_BASE_IMAGE else configured
+    def base_image(self, configured: str, platform: str) -> str:
+        return self.local_base_tag(platform) if configured == LOCAL_BASE_IMAGE else configured
 
-    def local_base_tag(self) -> str:
-        digest = _sha256_lines([DEBIAN_SUITE, *DEBIAN_SOURCES, *sorted(self.packages)])
+    def local_base_tag(self, platform: str) -> str:
+        digest = _sha256_lines([DEBIAN_SUITE, platform, *DEBIAN_SOURCES, *sorted(self.packages)])
         return f"cek-proxy/{self.name}-base:{DEBIAN_SUITE}-{digest[:12]}"
 
-    def build_args(self, base_image: str) -> dict[str, str]:
-        return {"BASE_IMAGE": base_image, "PACKAGES": " ".join(self.packages), "APP_UID": str(self.uid)}
+    def build_args(self, base_image: str, platform: str) -> dict[str, str]:
+        args = {"BASE_IMAGE": base_image, "PACKAGES": " ".join(self.packages), "APP_UID": str(self.uid)}
+        if self.wheels:
+            args["WHEELHOUSE"] = wheelhouse(platform).as_posix()
+        return args
 
-    def tag(self, base_image: str) -> str:
-        digest = hashlib.sha256()
-        for key, value in sorted(self.build_args(base_image).items()):
+    def tag(self, base_image: str, platform: str) -> str:
+        digest = hashlib.sha256(f"platform={platform}\n".encode())
+        for key, value in sorted(self.build_args(base_image, platform).items()):
             digest.update(f"{key}={value}\n".encode())
         for path in [self.dockerfile, *_files(self.sources)]:
             digest.update(path.as_posix().encode() + b"\0" + (ROOT / path).read_bytes() + b"\0")
@@ -72,6 +80,7 @@ PROXY = ImageSpec(
     sources=(Path("proxy"), RUNTIME_LOCK),
     packages=("python3", "python3-venv", "ca-certificates", *INSPECTION_PACKAGES),
     uid=10001,
+    wheels=True,
 )
 GATEWAY = ImageSpec(
     name="gateway",
@@ -92,18 +101,25 @@ TOKEN_STORE = ImageSpec(
 ALL_IMAGES = (PROXY, GATEWAY, TOKEN_STORE)
 
 
+def wheelhouse(platform: str) -> Path:
+    """The wheelhouse for images of `platform`: `build/wheelhouse/linux-arm64`."""
+    return WHEELHOUSE / platform.replace("/", "-")
+
+
 def local_image(
-    name: str, spec: ImageSpec, configured_base: str, opts: pulumi.ResourceOptions
+    name: str, spec: ImageSpec, configured_base: str, platform: str, opts: pulumi.ResourceOptions
 ) -> docker.Image:
-    """Build `spec` on the target engine and keep it there (no registry): services use its content tag."""
-    base = spec.base_image(configured_base)
+    """Build `spec` for `platform` on the target engine and keep it there (no registry): services use
+    its content tag."""
+    base = spec.base_image(configured_base, platform)
     return docker.Image(
         name,
-        image_name=spec.tag(base),
+        image_name=spec.tag(base, platform),
         build=docker.DockerBuildArgs(
             context=_relative(spec.context),
             dockerfile=_relative(spec.dockerfile),
-            args=spec.build_args(base),
+            args=spec.build_args(base, platform),
+            platform=platform,
         ),
         skip_push=True,
         opts=opts,

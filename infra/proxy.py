@@ -6,16 +6,15 @@ secret, and the optional TOML config file (account linking, messages, actions) a
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 
 import pulumi
 
 from infra import swarm
 from infra.container_host import ContainerHost
-from infra.images import PROXY, ROOT, local_image
+from infra.images import PROXY, local_image
 from infra.secrets_store import SecretsStore
-from infra.settings import AccountLinking, SettingsError, StackSettings
+from infra.settings import AccountLinking, StackSettings, read_project_file
 
 ALIAS = "proxy"
 PORT = 8080
@@ -54,7 +53,7 @@ class Proxy(pulumi.ComponentResource):
         super().__init__("cek-proxy:swarm:Proxy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        image = local_image(f"{name}-image", PROXY, settings.base_image, child)
+        image = local_image(f"{name}-image", PROXY, settings.base_image, settings.build_platform, child)
         files = project_files(settings)
         if (config_text := config_file(settings)) is not None:
             files[CONFIG_PATH] = config_text
@@ -120,20 +119,12 @@ def environment(args: ProxyArgs, mounted: set[str]) -> dict[str, pulumi.Input[st
 def project_files(settings: StackSettings) -> dict[str, str]:
     """Trusted CEK keys and the upstream CA: mount path -> content (public material, not secrets)."""
     files = {
-        f"{KEYS_DIR}/{index}.pem": _read(setting_file, "cekPublicKeyFiles")
+        f"{KEYS_DIR}/{index}.pem": read_project_file(setting_file, "cekPublicKeyFiles")
         for index, setting_file in enumerate(settings.cek_public_key_files)
     }
     if settings.upstream_ca_file:
-        files[UPSTREAM_CA_PATH] = _read(settings.upstream_ca_file, "upstreamCaFile")
+        files[UPSTREAM_CA_PATH] = read_project_file(settings.upstream_ca_file, "upstreamCaFile")
     return files
-
-
-def _read(path: str, key: str) -> str:
-    """A file named by a setting, relative to the project (an absolute path is taken as is)."""
-    try:
-        return (ROOT / path).read_text()
-    except OSError as exc:
-        raise SettingsError(f"{key}: cannot read {path} ({exc.strerror})") from None
 
 
 def _resource_suffix(path: str) -> str:
@@ -145,13 +136,4 @@ def config_file(settings: StackSettings) -> str | None:
     """The proxy's TOML file: the stack's `accountLinking`, then the file named by `proxyConfigFile`."""
     if settings.account_linking is AccountLinking.OFF and not settings.proxy_config_file:
         return None
-    text = _read(settings.proxy_config_file, "proxyConfigFile") if settings.proxy_config_file else ""
-    try:
-        parsed = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(
-            f"proxyConfigFile: {settings.proxy_config_file} is not valid TOML ({exc})"
-        ) from None
-    if "account_linking" in parsed:
-        raise SettingsError("proxyConfigFile: set account linking with the accountLinking setting instead")
-    return f'account_linking = "{settings.account_linking.value}"\n{text}'
+    return f'account_linking = "{settings.account_linking.value}"\n{settings.proxy_config_text}'

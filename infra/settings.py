@@ -8,16 +8,20 @@ Secrets are read only with `require_secret` and stay `Output`s: they never becom
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pulumi
 
+from infra.engine import PLATFORMS, EngineError, engine_platform
+
+ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEYS = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
-TOKEN_STORE_SECRETS = ("tokenKey", "tokenStorePassword")
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -72,6 +76,8 @@ class StackSettings:
     docker_host: str
     docker_ssh_opts: tuple[str, ...]
     base_image: str
+    # linux/amd64 or linux/arm64: the target engine's platform, which every image is built for.
+    build_platform: str
     extension_ids: tuple[str, ...]
     mode: ProxyMode
     chatbot_url: str
@@ -81,6 +87,8 @@ class StackSettings:
     upstream_ca_file: str
     account_linking: AccountLinking
     proxy_config_file: str
+    # The text of `proxy_config_file` ("" without one), checked to be TOML.
+    proxy_config_text: str
     log_level: str
     max_body_bytes: int
     proxy_replicas: int
@@ -88,6 +96,7 @@ class StackSettings:
     proxy_limits: Limits
     gateway_limits: Limits
     token_store_limits: Limits
+    # The secrets the stack's config holds (only those: one the stack does not use may be unset).
     secrets: Mapping[str, pulumi.Output[str]] = field(repr=False)
 
     @property
@@ -97,12 +106,27 @@ class StackSettings:
             return self.proxy_replicas > 1
         return self.token_store is TokenStoreMode.REDIS
 
+    @property
+    def uses_actions(self) -> bool:
+        """The action relay runs only for the `[actions]` of the proxy's config file."""
+        return bool(tomllib.loads(self.proxy_config_text).get("actions"))
+
+    def secrets_needed(self) -> dict[str, str]:
+        """Each secret this deployment mounts -> what it is needed for."""
+        needed = {}
+        if self.mode is ProxyMode.BRIDGE:
+            needed["chatbotSecret"] = "mode is bridge"
+            needed["userIdKey"] = "mode is bridge: the chatbot's userId"
+        if self.uses_actions:
+            needed["actionKey"] = f"{self.proxy_config_file} has [actions]"
+        if self.uses_token_store:
+            reason = "the stack runs the token store (tokenStore, proxyReplicas > 1)"
+            needed["tokenKey"] = needed["tokenStorePassword"] = reason
+        return needed
+
     def secrets_in_use(self) -> dict[str, pulumi.Output[str]]:
-        """The secrets this deployment mounts: the chatbot's only in bridge mode, Redis' only with Redis."""
-        unused = set() if self.uses_token_store else set(TOKEN_STORE_SECRETS)
-        if self.mode is not ProxyMode.BRIDGE:
-            unused.add("chatbotSecret")
-        return {key: value for key, value in self.secrets.items() if key not in unused}
+        """The secrets this deployment mounts: only those `secrets_needed` names."""
+        return {key: self.secrets[key] for key in self.secrets_needed()}
 
 
 def load_settings() -> StackSettings:
@@ -118,6 +142,7 @@ def load_settings() -> StackSettings:
         docker_host=cfg.require("dockerHost"),
         docker_ssh_opts=_strings(cfg, "dockerSshOpts"),
         base_image=cfg.require("baseImage"),
+        build_platform=_build_platform(cfg),
         extension_ids=_strings(cfg, "extensionIds", min_items=1),
         mode=_choice(cfg, "mode", ProxyMode),
         chatbot_url=_url(cfg, "chatbotUrl"),
@@ -127,6 +152,7 @@ def load_settings() -> StackSettings:
         upstream_ca_file=cfg.require("upstreamCaFile"),
         account_linking=_choice(cfg, "accountLinking", AccountLinking),
         proxy_config_file=cfg.require("proxyConfigFile"),
+        proxy_config_text=_proxy_config_text(cfg.require("proxyConfigFile")),
         log_level=_pattern(cfg, "logLevel", r"debug|info|warning|error"),
         max_body_bytes=_int(cfg, "maxBodyBytes", 1024, 8 * 1024 * 1024),
         proxy_replicas=_int(cfg, "proxyReplicas", 1, 50),
@@ -134,10 +160,57 @@ def load_settings() -> StackSettings:
         proxy_limits=_limits(cfg, "proxy"),
         gateway_limits=_limits(cfg, "gateway"),
         token_store_limits=_limits(cfg, "tokenStore"),
-        secrets={key: cfg.require_secret(key) for key in SECRET_KEYS},
+        secrets={key: value for key in SECRET_KEYS if (value := cfg.get_secret(key)) is not None},
     )
     _check_consistency(settings)
+    _check_secrets(settings)
     return settings
+
+
+def _build_platform(cfg: pulumi.Config) -> str:
+    """`buildPlatform`, else the platform of the engine the stack deploys to (`dockerHost`)."""
+    if value := cfg.require("buildPlatform"):
+        if value not in PLATFORMS.values():
+            raise SettingsError(f"buildPlatform: must be one of {', '.join(PLATFORMS.values())}")
+        return value
+    try:
+        return engine_platform(cfg.require("dockerHost"), _strings(cfg, "dockerSshOpts"))
+    except EngineError as exc:
+        raise SettingsError(
+            f"buildPlatform: empty, so the target engine was asked, but {exc}; set buildPlatform"
+        ) from None
+
+
+def _check_secrets(settings: StackSettings) -> None:
+    missing = [
+        f"{key}: required because {reason}; set it with"
+        f" `pulumi config set --stack {settings.environment} --secret {key}`"
+        for key, reason in settings.secrets_needed().items()
+        if key not in settings.secrets
+    ]
+    if missing:
+        raise SettingsError("\n".join(missing))
+
+
+def read_project_file(path: str, key: str) -> str:
+    """A file named by a setting, relative to the project (an absolute path is taken as is)."""
+    try:
+        return (ROOT / path).read_text()
+    except OSError as exc:
+        raise SettingsError(f"{key}: cannot read {path} ({exc.strerror})") from None
+
+
+def _proxy_config_text(path: str) -> str:
+    if not path:
+        return ""
+    text = read_project_file(path, "proxyConfigFile")
+    try:
+        parsed = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"proxyConfigFile: {path} is not valid TOML ({exc})") from None
+    if "account_linking" in parsed:
+        raise SettingsError("proxyConfigFile: set account linking with the accountLinking setting instead")
+    return text
 
 
 def _check_consistency(settings: StackSettings) -> None:

@@ -21,6 +21,10 @@ from infra.settings import Limits
 ROLE_LABEL = "cek-proxy.role"
 STACK_LABEL = "cek-proxy.stack"
 
+# Every duration is written the way the provider reads it back (Go's shortest form: "1m", not
+# "60s"); any other spelling shows as a change on every `pulumi up` (tests/infra/test_read_back.py).
+RESTART_WINDOW = "1m"
+
 _Rolling = TypeVar("_Rolling", docker.ServiceUpdateConfigArgs, docker.ServiceRollbackConfigArgs)
 
 
@@ -79,7 +83,7 @@ def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docke
             ),
             # delay and window are always set: left out, the provider reports a diff on every run.
             restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(
-                condition="any", delay="5s", max_attempts=0, window="60s"
+                condition="any", delay="5s", max_attempts=0, window=RESTART_WINDOW
             ),
             placement=args.placement,
         ),
@@ -88,7 +92,11 @@ def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docke
         update_config=_rolling(docker.ServiceUpdateConfigArgs, args.update_order, failure_action="rollback"),
         rollback_config=_rolling(docker.ServiceRollbackConfigArgs, args.update_order, failure_action="pause"),
         converge_config=docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m"),
-        opts=opts,
+        # Fixed host ports cannot be bound by a replacement while the old service holds them: delete
+        # first (Pulumi's default, create-before-delete, would fail after the converge timeout).
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(delete_before_replace=bool(args.ports))
+        ),
     )
 
 

@@ -26,6 +26,7 @@ ACL_FILE = "token-store-users.acl"
 class TokenStoreArgs:
     environment: str
     base_image: str
+    build_platform: str
     network: docker.Network
     limits: Limits
     password: pulumi.Output[str] = field(repr=False)
@@ -35,7 +36,7 @@ class TokenStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: TokenStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cek-proxy:swarm:TokenStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        image = local_image(f"{name}-image", TOKEN_STORE, args.base_image, child)
+        image = local_image(f"{name}-image", TOKEN_STORE, args.base_image, args.build_platform, child)
         acl = swarm_secret(f"{name}-users-acl", args.password.apply(acl_file), child)
         self.url = f"redis://{ALIAS}:{PORT}/0"
         self.service = swarm.service(

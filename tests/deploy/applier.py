@@ -23,7 +23,8 @@ import docker
 import pulumi
 from docker.models.services import Service
 
-from tests.deploy.swarm_spec import duration_ns, labels, service_spec
+from tests.deploy.swarm_spec import labels, service_spec
+from tests.support.go_duration import duration_ns
 
 RUN_LABEL = "cek-proxy.test-run"
 NAME_LABEL = "cek-proxy.logical-name"
@@ -97,6 +98,7 @@ class SwarmApplier(pulumi.runtime.Mocks):
                 path=str(context),
                 dockerfile=os.path.relpath(dockerfile, context),
                 buildargs=build.get("args") or {},
+                platform=build.get("platform"),  # the legacy builder (no buildx here); see test_images
                 tag=tag,
                 rm=True,
                 labels=self._labels(logical),

@@ -20,6 +20,7 @@ from typing import Any
 import docker
 import pytest
 
+from infra.engine import engine_platform
 from infra.images import LOCAL_BASE_IMAGE, PROXY
 from tests.conftest import watch_secret
 from tests.deploy.applier import SwarmApplier, remove_stale_runs
@@ -149,12 +150,13 @@ def deployment(
         outputs: dict[str, Any] = result["outputs"]
         return outputs
 
+    platform = engine_platform("")  # what the program builds for when buildPlatform is unset
     try:
         outputs = apply(stack_overrides, deploy_secrets)
         stubs = StubServices.start(
             docker_client,
             run_id,
-            proxy_image=PROXY.tag(PROXY.base_image(LOCAL_BASE_IMAGE)),
+            proxy_image=PROXY.tag(PROXY.base_image(LOCAL_BASE_IMAGE, platform), platform),
             ca=test_files["ca"],
             chatbot_secret=deploy_secrets["chatbotSecret"],
             action_key=deploy_secrets["actionKey"],

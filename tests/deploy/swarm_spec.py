@@ -7,32 +7,11 @@ and durations as Go duration strings ("10s", "1m30s"); the Engine wants integers
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-}
+from tests.support.go_duration import duration_ns
 
 Spec = dict[str, Any]
-
-
-def duration_ns(value: str | float | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    parts = _DURATION_PART.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise ValueError(f"not a duration: {value!r}")
-    return int(sum(float(number) * _UNIT_NS[unit] for number, unit in parts))
 
 
 def _clean(spec: Spec) -> Spec:

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
 from infra.settings import SECRET_KEYS
 from tests.conftest import watch_secret
-from tests.support.pulumi_program import Recording, record_stack
+from tests.support import pulumi_program
+from tests.support.pulumi_program import Recording
 
 STACKS = ("dev", "staging", "prod")
 SECRET_MARKERS = {key: watch_secret(f"marker-{key}-{secrets.token_hex(8)}") for key in SECRET_KEYS}
+# Unset, buildPlatform is asked from the target engine; these tests run with no engine at all.
+TARGET = {"buildPlatform": "linux/amd64"}
+
+
+def record_stack(
+    stack: str, secret_values: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Recording:
+    """The program's recording for `stack`, built for `TARGET`."""
+    return pulumi_program.record_stack(stack, secret_values, {**TARGET, **(overrides or {})})
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import pytest
 from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
 from policies import runner, workloads
-from tests.infra.conftest import SECRET_MARKERS
-from tests.support.pulumi_program import SECRET, Recording, pulumi_config, record_stack, stack_config
+from tests.infra.conftest import SECRET_MARKERS, record_stack
+from tests.support.pulumi_program import SECRET, Recording, pulumi_config, stack_config
 
 
 def wire(value: Any) -> Any:

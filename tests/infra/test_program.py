@@ -19,8 +19,8 @@ import pytest
 from infra.proxy import SECRET_FILE_SETTINGS
 from infra.settings import SECRET_KEYS
 from infra.token_store import acl_file
-from tests.infra.conftest import SECRET_MARKERS
-from tests.support.pulumi_program import SECRET, Recording, record_stack, stack_config
+from tests.infra.conftest import SECRET_MARKERS, record_stack
+from tests.support.pulumi_program import SECRET, Recording, stack_config
 
 MIB = 1024 * 1024
 SECRET_TYPE = "docker:index/secret:Secret"
@@ -118,7 +118,7 @@ def test_secrets_reach_services_only_as_swarm_secret_files(recording: Recording)
 
 def test_the_proxy_mounts_each_secret_it_needs_and_names_its_file(recording: Recording, stack: str) -> None:
     config = stack_config(stack, SECRET_MARKERS, {})
-    expected = {"chatbotSecret", "actionKey", "userIdKey"}
+    expected = {"chatbotSecret", "userIdKey"}  # no stack file names a proxy config with [actions]
     if config["proxyReplicas"] > 1:
         expected |= {"tokenKey", "tokenStorePassword"}
     proxy = containers(recording)["proxy"]
@@ -245,7 +245,7 @@ def test_passthrough_mode_mounts_no_chatbot_secret() -> None:
     proxy = containers(recording)["proxy"]
     assert proxy["env"]["CEK_PROXY_PASSTHROUGH_URL"] == "https://backend.example/cek"
     assert "CEK_PROXY_CHATBOT_SECRET_FILE" not in proxy["env"]
-    assert all(not m["fileName"].endswith("chatbot-secret") for m in proxy["secrets"])
+    assert all(not m["fileName"].endswith("chatbot-secret") for m in proxy.get("secrets", []))
 
 
 def test_trusted_keys_and_the_upstream_ca_are_mounted_as_swarm_configs() -> None:
@@ -268,3 +268,44 @@ def test_a_missing_project_file_stops_the_program_naming_the_key() -> None:
 
 def test_every_declared_secret_is_known_to_the_program() -> None:
     assert set(SECRET_FILE_SETTINGS) == set(SECRET_KEYS)
+
+
+def test_a_service_bound_to_host_ports_is_deleted_before_it_is_replaced(recording: Recording) -> None:
+    services = {r["name"]: r for r in recording.of_type("/service:Service")}
+    assert {name for name, r in services.items() if r["delete_before_replace"]} == {"gateway"}
+    assert not any(r["delete_before_replace"] for r in recording.of_type("/secret:Secret")), (
+        "Swarm refuses to delete a secret in use: secrets are replaced create-before-delete"
+    )
+
+
+def without(*keys: str) -> dict[str, str]:
+    return {key: value for key, value in SECRET_MARKERS.items() if key not in keys}
+
+
+def test_a_passthrough_stack_with_one_replica_needs_no_unused_secret() -> None:
+    unused = ("chatbotSecret", "userIdKey", "actionKey", "tokenKey", "tokenStorePassword")
+    recording = record_stack(
+        "dev", without(*unused), {"mode": "passthrough", "passthroughUrl": "https://backend.example/cek"}
+    )
+    assert not recording.of_type("/secret:Secret")
+    assert not containers(recording)["proxy"].get("secrets")
+
+
+def test_a_missing_secret_the_stack_uses_stops_it_naming_the_key_and_the_command() -> None:
+    with pytest.raises(RuntimeError) as raised:
+        record_stack("prod", without("tokenKey", "chatbotSecret"))
+    message = str(raised.value)
+    assert "chatbotSecret: required because mode is bridge" in message
+    assert "`pulumi config set --stack prod --secret chatbotSecret`" in message
+    assert "`pulumi config set --stack prod --secret tokenKey`" in message
+    assert "actionKey" not in message
+    assert "userIdKey" not in message
+
+
+def test_actions_in_the_proxy_config_need_the_action_key(tmp_path: Path) -> None:
+    actions = tmp_path / "proxy.toml"
+    actions.write_text('[actions.orders]\nurl = "https://backend.example/orders"\n')
+    with pytest.raises(RuntimeError, match=r"actionKey: required because .*proxy\.toml has \[actions\]"):
+        record_stack("dev", without("actionKey"), {"proxyConfigFile": str(actions)})
+    proxy = containers(record_stack("dev", SECRET_MARKERS, {"proxyConfigFile": str(actions)}))["proxy"]
+    assert proxy["env"]["CEK_PROXY_ACTION_KEY_FILE"] == "/run/secrets/action-key"

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from infra.settings import SECRET_KEYS
+from infra.stack_files import PROJECT, project_config
 from tests.infra.conftest import STACKS
-from tests.support.pulumi_program import PROJECT, ROOT, project_config
+from tests.support.pulumi_program import ROOT
 
 TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "boolean": bool, "array": list}
 

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+from infra.stack_files import PROJECT, plain_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "cek-proxy"
 SECRET = "__secret__"
 # Resources whose provider picks a unique name when the program gives none.
 AUTONAMED = (
@@ -53,22 +54,9 @@ class Recording:
         return {r["name"]: r["inputs"] for r in self.of_type("/service:Service")}
 
 
-def project_config() -> dict[str, Any]:
-    """The `config:` declarations of Pulumi.yaml."""
-    declared: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    return declared
-
-
-def stack_file_config(stack: str) -> dict[str, Any]:
-    """The `config:` of Pulumi.<stack>.yaml, keys without the project prefix."""
-    values: dict[str, Any] = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {key.removeprefix(f"{PROJECT}:"): value for key, value in values.items()}
-
-
 def stack_config(stack: str, secrets: Mapping[str, str], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """What the CLI hands the program: declared defaults, the stack file, then the secrets."""
-    config = {key: spec["default"] for key, spec in project_config().items() if "default" in spec}
-    return config | stack_file_config(stack) | dict(secrets) | dict(overrides)
+    return plain_settings(stack) | dict(secrets) | dict(overrides)
 
 
 def program_request(
@@ -114,18 +102,38 @@ def record_stack(
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[dict[str, Any]] = []
+        self.delete_before_replace: set[tuple[str, str]] = set()  # (type, name) so registered
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ in AUTONAMED and "name" not in outputs:
             outputs["name"] = f"{args.name}-{hashlib.sha256(args.name.encode()).hexdigest()[:7]}"
         self.resources.append(
-            {"type": args.typ, "name": args.name, "custom": args.custom, "inputs": _marked(args.inputs)}
+            {
+                "type": args.typ,
+                "name": args.name,
+                "custom": args.custom,
+                "inputs": _marked(args.inputs),
+                "delete_before_replace": (args.typ, args.name) in self.delete_before_replace,
+            }
         )
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         raise AssertionError(f"the program should call no function, but called {args.token}")
+
+
+class OptionsMonitor(MockMonitor):
+    """The mock engine, also telling `RecordingMocks` the resource options that mocks never see."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the engine's RPC name)
+        if request.deleteBeforeReplace:
+            self.recording.delete_before_replace.add((request.type, request.name))
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 def _marked(value: Any) -> Any:
@@ -146,13 +154,15 @@ def pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def run_program(request: Mapping[str, Any], mocks: pulumi.runtime.Mocks) -> dict[str, Any]:
+def run_program(
+    request: Mapping[str, Any], mocks: pulumi.runtime.Mocks, monitor: MockMonitor | None = None
+) -> dict[str, Any]:
     """Run infra/ for the request's stack and config against `mocks`; the stack outputs.
 
     Only once per interpreter: the Pulumi runtime keeps global state."""
     secret_keys = [f"{PROJECT}:{key}" for key in request["secret_keys"]]
     pulumi.runtime.set_all_config(pulumi_config(request["config"]), secret_keys=secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False, monitor=monitor)
     outputs: dict[str, Any] = {}
 
     def program() -> pulumi.Output[None]:
@@ -166,7 +176,7 @@ def run_program(request: Mapping[str, Any], mocks: pulumi.runtime.Mocks) -> dict
 
 def _record(request: dict[str, Any]) -> dict[str, Any]:
     mocks = RecordingMocks()
-    outputs = run_program(request, mocks)
+    outputs = run_program(request, mocks, OptionsMonitor(mocks))
     return {"resources": mocks.resources, "outputs": outputs}
 
 
