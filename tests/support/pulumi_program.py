@@ -26,6 +26,7 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "cek-proxy"
@@ -111,6 +112,20 @@ def record_stack(
     return Recording(resources=recorded["resources"], outputs=recorded["outputs"])
 
 
+class RetentionMonitor(MockMonitor):
+    """The mock engine, noting which resources the program registers with `retain_on_delete`
+    (the Mocks interface is not told resource options)."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.retained: set[str] = set()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+        if request.retainOnDelete:
+            self.retained.add(request.name)
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[dict[str, Any]] = []
@@ -146,13 +161,15 @@ def pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def run_program(request: Mapping[str, Any], mocks: pulumi.runtime.Mocks) -> dict[str, Any]:
-    """Run infra/ for the request's stack and config against `mocks`; the stack outputs.
+def run_program(request: Mapping[str, Any], monitor: RetentionMonitor) -> dict[str, Any]:
+    """Run infra/ for the request's stack and config against `monitor` and its mocks; the stack outputs.
 
     Only once per interpreter: the Pulumi runtime keeps global state."""
     secret_keys = [f"{PROJECT}:{key}" for key in request["secret_keys"]]
     pulumi.runtime.set_all_config(pulumi_config(request["config"]), secret_keys=secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=request["stack"], preview=False, monitor=monitor
+    )
     outputs: dict[str, Any] = {}
 
     def program() -> pulumi.Output[None]:
@@ -166,7 +183,10 @@ def run_program(request: Mapping[str, Any], mocks: pulumi.runtime.Mocks) -> dict
 
 def _record(request: dict[str, Any]) -> dict[str, Any]:
     mocks = RecordingMocks()
-    outputs = run_program(request, mocks)
+    monitor = RetentionMonitor(mocks)
+    outputs = run_program(request, monitor)
+    for resource in mocks.resources:
+        resource["retain_on_delete"] = resource["name"] in monitor.retained
     return {"resources": mocks.resources, "outputs": outputs}
 
 
