@@ -64,13 +64,19 @@ def service_progress(client: docker.DockerClient, service: Service, local_node: 
         )
     template = service.attrs["Spec"]["TaskTemplate"]
     wanted = [task for task in tasks if task.get("DesiredState") == "running"]
-    current = [task for task in wanted if task.get("Spec") == template]
+    current = [task for task in wanted if made_from(task, template)]
     checked = "Healthcheck" in template.get("ContainerSpec", {})
     ready = [task for task in current if _task_ready(client, task, local_node, checked)]
     replicas = _replicas(service, len(wanted))
     converged = state in (None, "completed") and len(ready) == replicas == len(wanted)
     summary = f"{len(ready)}/{replicas} tasks on the current spec and healthy, update {state or 'none'}"
     return Progress(converged, summary)
+
+
+def made_from(task: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Whether the task was created from this task template (a task keeps a copy of it; the engine's
+    service view adds `Runtime`, derived from the spec's kind, which tasks do not show)."""
+    return bool(task.get("Spec") == {key: value for key, value in template.items() if key != "Runtime"})
 
 
 def last_task_error(tasks: Iterable[dict[str, Any]]) -> str:

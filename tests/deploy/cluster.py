@@ -19,6 +19,7 @@ import docker
 from docker.models.containers import Container
 from docker.models.services import Service
 
+from infra.converge import made_from
 from tests.conftest import watch_secret
 from tests.deploy.applier import NAME_LABEL, RUN_LABEL, upsert_service
 from tests.deploy.provider_wait import wait_like_provider
@@ -306,7 +307,7 @@ class Deployment:
         running = [
             t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"
         ]
-        return sum(1 for t in running if t["Spec"] == template), len(running)
+        return sum(1 for t in running if made_from(t, template)), len(running)
 
     def redeploy(
         self, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
