@@ -22,7 +22,9 @@ from infra.token_store import TokenStore, TokenStoreArgs
 settings = load_settings()
 host = ContainerHost("host", ContainerHostArgs(host=settings.docker_host, ssh_opts=settings.docker_ssh_opts))
 on_host = pulumi.ResourceOptions(providers=[host.provider])
-secrets = SecretsStore("secrets", SecretsStoreArgs(values=settings.secrets_in_use()), on_host)
+secrets = SecretsStore(
+    "secrets", SecretsStoreArgs(values=settings.secrets_in_use(), environment=settings.environment), on_host
+)
 token_store = (
     TokenStore(
         "token-store",

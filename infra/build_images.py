@@ -38,8 +38,7 @@ from infra.images import (
     ImageSpec,
     wheelhouse,
 )
-from infra.settings import ROOT
-from infra.stack_files import plain_settings
+from infra.stack_files import ROOT, plain_settings
 
 # The Python and glibc of Debian bookworm, which every base image is.
 IMAGE_PYTHON = "3.11"

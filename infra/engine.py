@@ -1,15 +1,24 @@
-"""The target Docker engine's platform: images are built for it, not for the machine running Pulumi.
+"""The Docker engine a stack deploys to: where it is, and the platform images are built for.
 
-The engine is the one the program deploys to (`dockerHost`, else `DOCKER_HOST`, else the local
-socket). For an `ssh://` host the question goes through the same ssh client and options
-(`dockerSshOpts`) that the provider uses, and the remote `docker` CLI answers it.
+The engine is the one the program deploys to: the `dockerHost` of `Pulumi.<stack>.yaml`, else its
+default in `Pulumi.yaml` (as the Pulumi CLI resolves them; neither is a secret, so the commands that
+run beside Pulumi, such as `python -m infra.converge`, need no CLI or passphrase to read them). An
+empty host means `DOCKER_HOST`, else the local socket, as for the provider. For an `ssh://` host the
+platform question goes through the same ssh client and options (`dockerSshOpts`) that the provider
+uses, and the remote `docker` CLI answers it.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import docker
+
+from infra.stack_files import plain_settings
 
 # `docker info` Architecture (the engine's `uname -m`) -> the platform images are built for.
 PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
@@ -19,7 +28,39 @@ _INFO = ["docker", "info", "--format", "{{.Architecture}}"]
 
 
 class EngineError(RuntimeError):
-    """The engine could not be asked, or runs on a platform the images are not built for."""
+    """The engine cannot be found, asked or used, or runs on a platform the images are not built for."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    host: str
+    ssh_opts: tuple[str, ...]
+
+
+def engine_settings(root: Path, stack: str) -> EngineSettings:
+    try:
+        settings = plain_settings(stack, root)
+    except FileNotFoundError as exc:
+        raise EngineError(str(exc)) from None
+    host = settings.get("dockerHost") or ""
+    ssh_opts = settings.get("dockerSshOpts") or []
+    if not isinstance(host, str) or not isinstance(ssh_opts, list):
+        raise EngineError("dockerHost must be a string and dockerSshOpts a list of strings")
+    return EngineSettings(host=host, ssh_opts=tuple(str(opt) for opt in ssh_opts))
+
+
+def connect(settings: EngineSettings) -> docker.DockerClient:
+    """A client of the stack's engine; over ssh:// it runs the system ssh client, as the provider does."""
+    if not settings.host:
+        return docker.from_env(version="auto")
+    if settings.host.startswith("ssh://"):
+        if settings.ssh_opts:
+            # The Docker SDK's ssh transport takes no extra options; ~/.ssh/config does the same job.
+            raise EngineError(
+                "dockerSshOpts cannot be passed to this command: put them in ~/.ssh/config for the host"
+            )
+        return docker.DockerClient(base_url=settings.host, use_ssh_client=True, version="auto")
+    return docker.DockerClient(base_url=settings.host, version="auto")
 
 
 def engine_platform(host: str, ssh_opts: Sequence[str] = ()) -> str:

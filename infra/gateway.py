@@ -46,7 +46,12 @@ class Gateway(pulumi.ComponentResource):
         settings = args.settings
         image = local_image(f"{name}-image", GATEWAY, settings.base_image, settings.build_platform, child)
         caddyfile = swarm.config_file(
-            f"{name}-caddyfile", caddyfile_text(args), CADDYFILE_PATH, GATEWAY, child
+            f"{name}-caddyfile",
+            caddyfile_text(args),
+            CADDYFILE_PATH,
+            GATEWAY,
+            child,
+            environment=settings.environment,
         )
         data = docker.Volume(f"{name}-data", opts=child)
         self.service = swarm.service(

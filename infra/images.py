@@ -19,7 +19,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from infra.settings import ROOT
+from infra.stack_files import ROOT
 
 WHEELHOUSE = Path("build/wheelhouse")
 RUNTIME_LOCK = Path("requirements/runtime.lock")

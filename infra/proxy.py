@@ -58,7 +58,9 @@ class Proxy(pulumi.ComponentResource):
         if (config_text := config_file(settings)) is not None:
             files[CONFIG_PATH] = config_text
         configs = [
-            swarm.config_file(f"{name}-{_resource_suffix(path)}", text, path, PROXY, child)
+            swarm.config_file(
+                f"{name}-{_resource_suffix(path)}", text, path, PROXY, child, environment=settings.environment
+            )
             for path, text in files.items()
         ]
         self.dns_name = ALIAS

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_docker as docker
 
 from infra.images import ImageSpec
+from infra.swarm import STACK_LABEL
 
 SECRETS_DIR = "/run/secrets"
 
@@ -23,13 +24,16 @@ SECRETS_DIR = "/run/secrets"
 class SecretsStoreArgs:
     # Config key (camelCase) -> secret value.
     values: Mapping[str, pulumi.Output[str]] = field(repr=False)
+    environment: str
 
 
 class SecretsStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecretsStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("cek-proxy:swarm:SecretsStore", name, None, opts)
         self.secrets = {
-            key: swarm_secret(f"{name}-{file_name(key)}", value, pulumi.ResourceOptions(parent=self))
+            key: swarm_secret(
+                f"{name}-{file_name(key)}", value, args.environment, pulumi.ResourceOptions(parent=self)
+            )
             for key, value in args.values.items()
         }
         self.register_outputs({key: secret.id for key, secret in self.secrets.items()})
@@ -41,14 +45,23 @@ class SecretsStore(pulumi.ComponentResource):
         return f"{SECRETS_DIR}/{file_name(key)}"
 
 
-def swarm_secret(name: str, value: pulumi.Output[str], opts: pulumi.ResourceOptions) -> docker.Secret:
-    """A Swarm secret with no fixed `name`: the provider names it, so a new value creates a new secret,
-    the services move to it, and only then is the old one deleted (rotation without downtime)."""
+def swarm_secret(
+    name: str, value: pulumi.Output[str], environment: str, opts: pulumi.ResourceOptions
+) -> docker.Secret:
+    """A Swarm secret with no fixed `name`: the provider names it, so a new value creates a new secret
+    and the services move to it (rotation without downtime).
+
+    Pulumi never deletes a replaced one (`retain_on_delete`): the provider reports an update done
+    before every task has moved, and a rollback returns to the old secret. `python -m infra.converge`
+    deletes the versions no service's spec or previous spec uses, once the rollout has converged."""
     return docker.Secret(
         name,
         data=value.apply(lambda text: base64.b64encode(text.encode()).decode()),
-        labels=[docker.SecretLabelArgs(label="cek-proxy.secret", value=name)],
-        opts=opts,
+        labels=[
+            docker.SecretLabelArgs(label="cek-proxy.secret", value=name),
+            docker.SecretLabelArgs(label=STACK_LABEL, value=environment),
+        ],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
     )
 
 

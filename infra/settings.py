@@ -12,15 +12,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pulumi
 
 from infra.engine import PLATFORMS, EngineError, engine_platform
+from infra.stack_files import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEYS = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
 E = TypeVar("E", bound=StrEnum)
 

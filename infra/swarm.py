@@ -101,12 +101,19 @@ def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docke
 
 
 def config_file(
-    name: str, text: str, path: str, spec: ImageSpec, opts: pulumi.ResourceOptions
+    name: str, text: str, path: str, spec: ImageSpec, opts: pulumi.ResourceOptions, *, environment: str
 ) -> docker.ServiceTaskSpecContainerSpecConfigArgs:
     """A Swarm config (never a secret: configs are not encrypted) mounted read-only for the service user.
 
-    Like secrets it has no fixed name, so a change creates a new config and repoints the service."""
-    config = docker.ServiceConfig(name, data_raw=text, opts=opts)
+    Like secrets it has no fixed name, so a change creates a new config and repoints the service, and
+    Pulumi keeps the old one (`retain_on_delete`) for a rollback until `python -m infra.converge`
+    prunes it."""
+    config = docker.ServiceConfig(
+        name,
+        data_raw=text,
+        labels=[docker.ServiceConfigLabelArgs(label=STACK_LABEL, value=environment)],
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(retain_on_delete=True)),
+    )
     return docker.ServiceTaskSpecContainerSpecConfigArgs(
         config_id=config.id,
         config_name=config.name,

@@ -37,7 +37,7 @@ class TokenStore(pulumi.ComponentResource):
         super().__init__("cek-proxy:swarm:TokenStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = local_image(f"{name}-image", TOKEN_STORE, args.base_image, args.build_platform, child)
-        acl = swarm_secret(f"{name}-users-acl", args.password.apply(acl_file), child)
+        acl = swarm_secret(f"{name}-users-acl", args.password.apply(acl_file), args.environment, child)
         self.url = f"redis://{ALIAS}:{PORT}/0"
         self.service = swarm.service(
             name,

@@ -126,3 +126,16 @@ ensure_docker_swarm() {
     docker swarm init --advertise-addr 127.0.0.1 >/dev/null
   fi
 }
+
+# `pulumi up` for a stack, then the deploy command that waits for the rollout: `pulumi up` returns
+# once every slot has a running task (the docker provider's wait), not once every task runs the new
+# spec. `python -m infra.converge` exits 0 only then, and non-zero naming the service and the failed
+# task's error on a failed or rolled-back update; after converging it prunes unused secret versions.
+deploy_stack() {
+  local stack="$1"
+  shift
+  stage "pulumi up"
+  pulumi up --stack "$stack" --policy-pack policies "$@"
+  stage "rollout"
+  "$VENV/bin/python" -m infra.converge --stack "$stack"
+}

@@ -5,7 +5,9 @@ under `pulumi.runtime.set_mocks` with this class: each declared `docker:index/..
 created (or updated) on the local Swarm through the Docker SDK, and its real id and outputs go
 back to the program. Everything created carries a `cek-proxy.test-run` label, so the state lives
 in Docker itself: a later run of the program (a new image, a rotated secret) updates what exists,
-`prune` removes what the latest run no longer declares, and `remove_all` cleans up after a failure.
+`prune` removes what the latest run no longer declares (except what the program marks
+`retain_on_delete`, which Pulumi leaves in place too), and `remove_all` cleans up after a failure.
+Services converge by the provider's own rule (`tests.deploy.provider_wait`), no stricter.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ import docker
 import pulumi
 from docker.models.services import Service
 
+from tests.deploy.provider_wait import wait_like_provider
 from tests.deploy.swarm_spec import labels, service_spec
 from tests.support.go_duration import duration_ns
+from tests.support.pulumi_program import OptionsMonitor
 
 RUN_LABEL = "cek-proxy.test-run"
 NAME_LABEL = "cek-proxy.logical-name"
 APPLIED_LABEL = "cek-proxy.applied"  # set on what the program declared (not on test stubs beside it)
-DEFAULT_CONVERGE_SECONDS = 180.0
+RETAINED_LABEL = "cek-proxy.retain-on-delete"  # the applier's record of that resource option
 
 Outputs = dict[str, Any]
 
@@ -45,10 +49,6 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
-class ConvergeError(AssertionError):
-    """A service did not reach its desired state in time, or rolled back."""
-
-
 @dataclass
 class SwarmApplier(pulumi.runtime.Mocks):
     client: docker.DockerClient
@@ -58,6 +58,7 @@ class SwarmApplier(pulumi.runtime.Mocks):
     log: Callable[[str], None] = print
 
     def __post_init__(self) -> None:
+        self.monitor = OptionsMonitor(self)
         self._handlers: dict[str, Callable[[str, dict[str, Any]], tuple[str, Outputs]]] = {
             "docker:index/image:Image": self._image,
             "docker:index/network:Network": self._network,
@@ -83,7 +84,14 @@ class SwarmApplier(pulumi.runtime.Mocks):
 
     # --- resources -----------------------------------------------------------------------------
     def _labels(self, logical: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {**(extra or {}), RUN_LABEL: self.run_id, NAME_LABEL: logical, APPLIED_LABEL: "true"}
+        retained = {RETAINED_LABEL: "true"} if logical in self.monitor.retained else {}
+        return {
+            **(extra or {}),
+            **retained,
+            RUN_LABEL: self.run_id,
+            NAME_LABEL: logical,
+            APPLIED_LABEL: "true",
+        }
 
     def _image(self, logical: str, inputs: dict[str, Any]) -> tuple[str, Outputs]:
         tag = inputs["imageName"]
@@ -158,7 +166,7 @@ class SwarmApplier(pulumi.runtime.Mocks):
         spec = service_spec(name, inputs)
         spec["Labels"] = {**spec.get("Labels", {}), **self._labels(logical)}
         existing: Service | None = self._find(self.client.services, logical)
-        service_id = upsert_service(
+        service_id, created = upsert_service(
             self.client,
             existing,
             spec["TaskTemplate"],
@@ -169,54 +177,26 @@ class SwarmApplier(pulumi.runtime.Mocks):
             rollback_config=spec.get("RollbackConfig"),
             endpoint_spec=spec.get("EndpointSpec"),
         )
-        timeout = duration_ns((inputs.get("convergeConfig") or {}).get("timeout"))
-        self.wait_converged(service_id, timeout / 1e9 if timeout else DEFAULT_CONVERGE_SECONDS)
+        converge = inputs.get("convergeConfig")
+        if converge:  # without it the provider does not wait at all
+            started = time.monotonic()
+            wait_like_provider(
+                self.client,
+                service_id,
+                updated=not created,
+                delay=(duration_ns(converge.get("delay")) or 0) / 1e9,
+                timeout=(duration_ns(converge.get("timeout")) or 0) / 1e9,
+            )
+            self.log(f"{name}: the provider's wait returned after {time.monotonic() - started:.1f}s")
         return service_id, {**inputs, "name": name}
 
-    # --- convergence and clean-up --------------------------------------------------------------
-    def wait_converged(self, service_id: str, timeout: float) -> None:
-        """Wait until every replica runs the current spec and is healthy (the provider's converge)."""
-        deadline = time.monotonic() + timeout
-        started = time.monotonic()
-        while time.monotonic() < deadline:
-            service = self.client.services.get(service_id)
-            state = (service.attrs.get("UpdateStatus") or {}).get("State")
-            if state in ("rollback_completed", "rollback_paused", "paused"):
-                raise ConvergeError(
-                    f"{service.name}: update {state}: {service.attrs['UpdateStatus'].get('Message')}"
-                )
-            if state in (None, "completed") and self._healthy_replicas(service) >= _replicas(service):
-                self.log(f"{service.name} converged in {time.monotonic() - started:.1f}s")
-                return
-            time.sleep(0.5)
-        raise ConvergeError(f"service {service_id} did not converge within {timeout:.0f}s")
-
-    def _healthy_replicas(self, service: Service) -> int:
-        """Healthy running tasks of the current spec; 0 while a task of an older spec is still wanted.
-
-        (Right after an update the old tasks still run and are healthy: counting them would call the
-        update done before it began. Tasks carry a copy of the container spec they were made from.)"""
-        container_spec = service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
-        wanted = service.tasks({"desired-state": "running"})
-        if any(t["Spec"]["ContainerSpec"] != container_spec for t in wanted):
-            return 0
-        running = [t for t in wanted if t["Status"]["State"] == "running"]
-        if not running:
-            return 0
-        has_check = "Healthcheck" in container_spec
-        if not has_check:
-            return len(running)
-        healthy = self.client.containers.list(
-            filters={"label": f"com.docker.swarm.service.id={service.id}", "health": "healthy"}
-        )
-        current = {t["Status"]["ContainerStatus"]["ContainerID"] for t in running}
-        return sum(1 for c in healthy if c.id in current)
-
+    # --- clean-up ------------------------------------------------------------------------------
     def prune(self) -> None:
-        """Remove what this run's objects no longer need: old secrets and configs, dropped services."""
+        """Delete what the latest run no longer declares, as Pulumi would: dropped services, replaced
+        secrets and configs, except those marked `retain_on_delete` (the deploy command prunes those)."""
         for collection in (self.client.services, self.client.secrets, self.client.configs):
             for item in collection.list(filters={"label": [f"{RUN_LABEL}={self.run_id}", APPLIED_LABEL]}):
-                if item.id not in self.declared:
+                if item.id not in self.declared and RETAINED_LABEL not in item.attrs["Spec"]["Labels"]:
                     item.remove()
                     self.log(f"pruned {item.name}")
 
@@ -227,7 +207,7 @@ class SwarmApplier(pulumi.runtime.Mocks):
         services = self.client.services.list(filters=selector)
         errors = [error for service in services if (error := _removed(service))]
         ids = {service.id for service in services}
-        _wait_gone(lambda: [c for c in self.client.containers.list(all=True) if _service_id(c) in ids])
+        _wait_gone(lambda: [c for c in self.client.api.containers(all=True) if _service_id(c) in ids])
         for collection in (
             self.client.secrets,
             self.client.configs,
@@ -241,13 +221,13 @@ class SwarmApplier(pulumi.runtime.Mocks):
 
 def upsert_service(
     client: docker.DockerClient, existing: Service | None, task_template: dict[str, Any], **settings: Any
-) -> str:
-    """Create the service, or update `existing` to the new spec; its id."""
+) -> tuple[str, bool]:
+    """Create the service, or update `existing` to the new spec; its id, and whether it was created."""
     if existing is None:
-        return str(client.api.create_service(task_template, **settings)["ID"])
+        return str(client.api.create_service(task_template, **settings)["ID"]), True
     existing.reload()
     client.api.update_service(existing.id, existing.version, task_template=task_template, **settings)
-    return str(existing.id)
+    return str(existing.id), False
 
 
 def remove_stale_runs(client: docker.DockerClient, log: Callable[[str], None] = print) -> None:
@@ -273,17 +253,15 @@ def _removed(item: Any) -> docker.errors.APIError | None:
     return None
 
 
-def _service_id(container: Any) -> str | None:
-    value = container.labels.get("com.docker.swarm.service.id")
+def _service_id(container: dict[str, Any]) -> str | None:
+    """The service of a container as one listing call returns it (no inspect that could race a removal)."""
+    value = (container.get("Labels") or {}).get("com.docker.swarm.service.id")
     return str(value) if value else None
-
-
-def _replicas(service: Service) -> int:
-    mode = service.attrs["Spec"]["Mode"]
-    return int(mode["Replicated"]["Replicas"]) if "Replicated" in mode else 1
 
 
 def _wait_gone(listing: Callable[[], list[Any]], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while listing() and time.monotonic() < deadline:
+    while remaining := listing():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(remaining)} containers still there after {timeout:.0f}s")
         time.sleep(0.5)

@@ -26,7 +26,7 @@ def main() -> None:
     request = json.load(sys.stdin)
     started = time.monotonic()
     applier = SwarmApplier(docker.from_env(version="auto"), request["run_id"], ROOT, log=_log)
-    outputs = run_program(request, applier)
+    outputs = run_program(request, applier.monitor)
     applier.prune()
     _log(f"applied stack {request['stack']} in {time.monotonic() - started:.1f}s")
     json.dump({"outputs": outputs}, sys.stdout)

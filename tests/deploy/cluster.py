@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import ssl
+import subprocess
+import sys
 import tarfile
 import time
 from collections import Counter
@@ -17,8 +19,10 @@ import docker
 from docker.models.containers import Container
 from docker.models.services import Service
 
+from infra.converge import made_from
 from tests.conftest import watch_secret
-from tests.deploy.applier import NAME_LABEL, RUN_LABEL, SwarmApplier, upsert_service
+from tests.deploy.applier import NAME_LABEL, RUN_LABEL, upsert_service
+from tests.deploy.provider_wait import wait_like_provider
 from tests.support.pulumi_program import ROOT
 from tests.support.tls import TestCA
 
@@ -41,10 +45,27 @@ def _labelled(run_id: str, **extra: str) -> list[str]:
     return [f"{RUN_LABEL}={run_id}", *(f"{key}={value}" for key, value in extra.items())]
 
 
+def wait_for(what: str, check: Callable[[], bool], timeout: float, every: float = 1.0) -> None:
+    """Poll `check` until it holds; AssertionError naming `what` after `timeout` seconds.
+
+    Docker objects come and go while a check runs: one that vanished (NotFound) just means "not yet"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except docker.errors.NotFound:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        time.sleep(every)
+
+
 def running_containers(client: docker.DockerClient, service: Service) -> list[Container]:
-    """The service's task containers that are running now."""
+    """The service's task containers that are running now (those removed while listing are left out)."""
     found: list[Container] = client.containers.list(
-        filters={"label": f"com.docker.swarm.service.id={service.id}", "status": "running"}
+        filters={"label": f"com.docker.swarm.service.id={service.id}", "status": "running"},
+        ignore_removed=True,
     )
     return found
 
@@ -165,7 +186,7 @@ class StubServices:
         name = f"{self.run_id}-{alias}"
         labels = {RUN_LABEL: self.run_id, NAME_LABEL: alias}
         existing = self.client.services.list(filters={"name": name})
-        service_id = upsert_service(
+        service_id, created = upsert_service(
             self.client,
             existing[0] if existing else None,
             task,
@@ -173,7 +194,8 @@ class StubServices:
             labels=labels,
             endpoint_spec={"Mode": "dnsrr"},
         )
-        SwarmApplier(self.client, self.run_id, ROOT, log=lambda _: None).wait_converged(service_id, 120)
+        # The stubs have no health check: a running task in the slot is a serving stub.
+        wait_like_provider(self.client, service_id, updated=not created, delay=0, timeout=120)
 
     def chatbot_stats(self) -> dict[str, Any]:
         """What the stub chatbot counted: requests received, rejected, and matched per secret."""
@@ -225,6 +247,7 @@ class Deployment:
     apply: Callable[[dict[str, Any], dict[str, str]], dict[str, Any]]
     https_port: int
     http_port: int
+    stack: str
 
     def service(self, role: str) -> Service:
         (service,) = self.client.services.list(
@@ -239,8 +262,12 @@ class Deployment:
         """The JSON lines a service's tasks logged since `since` (epoch s), stopped tasks too."""
         selector = {"label": f"com.docker.swarm.service.id={self.service(role).id}"}
         lines = []
-        for container in self.client.containers.list(all=True, filters=selector):
-            for line in container.logs(since=int(since)).decode(errors="replace").splitlines():
+        for container in self.client.containers.list(all=True, filters=selector, ignore_removed=True):
+            try:
+                logged = container.logs(since=int(since)).decode(errors="replace")
+            except docker.errors.NotFound:  # removed since the listing
+                continue
+            for line in logged.splitlines():
                 if line.startswith("{"):
                     lines.append(json.loads(line))
         return lines
@@ -259,6 +286,29 @@ class Deployment:
             if line.get("level") == "error"
         )
 
+    def converge(self, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The product's deploy wait, `python -m infra.converge --stack dev`, as `scripts/deploy` runs it
+        after `pulumi up`; its progress lines go to the run's output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "infra.converge", "--stack", self.stack, "--timeout", str(timeout)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout + 60,
+            check=False,
+        )
+        print(done.stdout, done.stderr, sep="\n", flush=True)
+        return done
+
+    def tasks_on_current_spec(self, role: str) -> tuple[int, int]:
+        """(running tasks of the service made from its current task template, all its running tasks)."""
+        service = self.service(role)
+        template = service.attrs["Spec"]["TaskTemplate"]
+        running = [
+            t for t in service.tasks({"desired-state": "running"}) if t["Status"]["State"] == "running"
+        ]
+        return sum(1 for t in running if made_from(t, template)), len(running)
+
     def redeploy(
         self, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None
     ) -> None:
@@ -269,14 +319,16 @@ class Deployment:
 
     def gateway_ca(self) -> bytes:
         """The root of Caddy's internal CA, which signed the gateway's certificate for localhost."""
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                return read_file(self.containers("gateway")[0], GATEWAY_CA_PATH)
-            except docker.errors.NotFound:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+        found: list[bytes] = []
+
+        def read() -> bool:
+            gateways = self.containers("gateway")
+            if gateways:
+                found.append(read_file(gateways[0], GATEWAY_CA_PATH))
+            return bool(found)
+
+        wait_for("the gateway's CA certificate", read, timeout=30)
+        return found[0]
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cadata=self.gateway_ca().decode())

@@ -127,7 +127,7 @@ def stack_overrides(test_files: dict[str, Any]) -> dict[str, Any]:
         "upstreamCaFile": str(directory / "stubs-ca.pem"),
         "proxyConfigFile": str(directory / "proxy.toml"),
         "accountLinking": "optional",
-        "proxyReplicas": 2,
+        "proxyReplicas": 3,  # a rolling update long enough for the provider's wait to return early
         "logLevel": "info",
     }
 
@@ -172,6 +172,7 @@ def deployment(
             apply=apply,
             https_port=HTTPS_PORT,
             http_port=HTTP_PORT,
+            stack=STACK,
         )
     finally:
         started = time.monotonic()

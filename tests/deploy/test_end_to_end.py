@@ -33,7 +33,7 @@ async def _turn(session: aiohttp.ClientSession, deployment: Deployment, body: by
 def test_the_stack_outputs_give_the_console_its_urls(deployment: Deployment) -> None:
     assert deployment.outputs["extension_url"] == f"https://localhost:{deployment.https_port}/cek"
     assert deployment.outputs["action_base_url"] == f"https://localhost:{deployment.https_port}/actions/"
-    assert deployment.outputs["proxy_replicas"] == 2
+    assert deployment.outputs["proxy_replicas"] == deployment.overrides["proxyReplicas"]
 
 
 async def test_launch_intent_and_session_end_get_cek_answers_from_the_chatbot(

@@ -8,7 +8,7 @@ import pytest
 
 from infra.build_images import manylinux_platforms
 from infra.images import ALL_IMAGES, GATEWAY, PROXY, WHEELHOUSE, ImageSpec
-from infra.settings import ROOT
+from infra.stack_files import ROOT
 
 AMD64, ARM64 = "linux/amd64", "linux/arm64"
 DEBIAN = "debian:bookworm-slim"

@@ -61,6 +61,20 @@ def test_every_service_is_labelled_with_its_role_and_stack(recording: Recording,
         assert labels == {"cek-proxy.role": name, "cek-proxy.stack": stack}
 
 
+def test_swarm_secrets_and_configs_are_kept_by_pulumi_and_labelled_with_their_stack(
+    recording: Recording, stack: str
+) -> None:
+    """`retain_on_delete`: a replaced one stays for a rollback; `infra.converge` prunes it by this label."""
+    stored = recording.of_type("/secret:Secret") + recording.of_type("/serviceConfig:ServiceConfig")
+    assert stored
+    for resource in stored:
+        labels = {label["label"]: label["value"] for label in resource["inputs"].get("labels", [])}
+        assert labels.get("cek-proxy.stack") == stack, resource["name"]
+        assert resource["retain_on_delete"], resource["name"]
+    others = [r for r in recording.resources if r not in stored and r["custom"]]
+    assert not [r["name"] for r in others if r["retain_on_delete"]]
+
+
 def test_only_the_gateway_publishes_ports_on_the_host(recording: Recording) -> None:
     services = recording.services()
     publishing = {name for name, service in services.items() if service["endpointSpec"].get("ports")}

@@ -102,7 +102,6 @@ def record_stack(
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[dict[str, Any]] = []
-        self.delete_before_replace: set[tuple[str, str]] = set()  # (type, name) so registered
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
@@ -114,7 +113,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "name": args.name,
                 "custom": args.custom,
                 "inputs": _marked(args.inputs),
-                "delete_before_replace": (args.typ, args.name) in self.delete_before_replace,
             }
         )
         return f"{args.name}-id", outputs
@@ -124,15 +122,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class OptionsMonitor(MockMonitor):
-    """The mock engine, also telling `RecordingMocks` the resource options that mocks never see."""
+    """The mock engine, noting the resource options that mocks are never told: which resources the
+    program registers with `retain_on_delete` and with `delete_before_replace`, by name."""
 
-    def __init__(self, mocks: RecordingMocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
-        self.recording = mocks
+        self.retained: set[str] = set()
+        self.delete_before_replace: set[str] = set()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the engine's RPC name)
+        if request.retainOnDelete:
+            self.retained.add(request.name)
         if request.deleteBeforeReplace:
-            self.recording.delete_before_replace.add((request.type, request.name))
+            self.delete_before_replace.add(request.name)
         return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
@@ -154,15 +156,15 @@ def pulumi_config(config: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def run_program(
-    request: Mapping[str, Any], mocks: pulumi.runtime.Mocks, monitor: MockMonitor | None = None
-) -> dict[str, Any]:
-    """Run infra/ for the request's stack and config against `mocks`; the stack outputs.
+def run_program(request: Mapping[str, Any], monitor: OptionsMonitor) -> dict[str, Any]:
+    """Run infra/ for the request's stack and config against `monitor` and its mocks; the stack outputs.
 
     Only once per interpreter: the Pulumi runtime keeps global state."""
     secret_keys = [f"{PROJECT}:{key}" for key in request["secret_keys"]]
     pulumi.runtime.set_all_config(pulumi_config(request["config"]), secret_keys=secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=request["stack"], preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=request["stack"], preview=False, monitor=monitor
+    )
     outputs: dict[str, Any] = {}
 
     def program() -> pulumi.Output[None]:
@@ -176,7 +178,11 @@ def run_program(
 
 def _record(request: dict[str, Any]) -> dict[str, Any]:
     mocks = RecordingMocks()
-    outputs = run_program(request, mocks, OptionsMonitor(mocks))
+    monitor = OptionsMonitor(mocks)
+    outputs = run_program(request, monitor)
+    for resource in mocks.resources:
+        resource["retain_on_delete"] = resource["name"] in monitor.retained
+        resource["delete_before_replace"] = resource["name"] in monitor.delete_before_replace
     return {"resources": mocks.resources, "outputs": outputs}
 
 
