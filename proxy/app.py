@@ -21,12 +21,14 @@ from proxy.middlewares import observe
 from proxy.modes.bridge import Bridge
 from proxy.modes.passthrough import Passthrough
 from proxy.modes.turn import TurnHandler, Voice
+from proxy.replays import MemoryReplays, NoReplays, RedisReplays, Replays
 from proxy.settings import Mode, Settings
 from proxy.state import (
     ACCOUNTS,
     ACTION_UPSTREAM,
     DRAINING,
     METRICS,
+    REPLAYS,
     SETTINGS,
     TOKEN_STORE,
     TURNS,
@@ -39,7 +41,15 @@ KEY_FETCH_TIMEOUT = 3.0
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observe])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[observe],
+        handler_args={
+            # Bodies are never inflated by the server (see proxy.body); idle connections are closed.
+            "auto_decompress": False,
+            "keepalive_timeout": settings.idle_timeout,
+        },
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[VOICE] = Voice(settings.config)
@@ -85,9 +95,25 @@ def _store(settings: Settings) -> TokenStore:
     return RedisTokenStore.from_url(settings.token_store_url, settings.token_store_password, cipher)
 
 
+def _replays(settings: Settings, store: TokenStore) -> Replays:
+    if not settings.idempotency_window:
+        return NoReplays()
+    if isinstance(store, RedisTokenStore):
+        assert settings.token_key is not None  # enforced by load_settings
+        return RedisReplays(
+            store.client,
+            TokenCipher(settings.token_key),
+            window=settings.idempotency_window,
+            pending_ttl=settings.turn_budget,
+        )
+    return MemoryReplays(settings.idempotency_window)
+
+
 async def token_store(app: web.Application) -> AsyncIterator[None]:
+    """The token store and the idempotency window, which shares its Redis when there is one."""
     store = _store(app[SETTINGS])
     app[TOKEN_STORE] = store
+    app[REPLAYS] = _replays(app[SETTINGS], store)
     yield
     await store.close()
 

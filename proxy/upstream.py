@@ -2,7 +2,9 @@
 
 aiohttp's default client timeout is 300 s; a voice turn has 8 s in all. Every call here gets one
 deadline covering connect, send, wait and read, and a reply larger than `max_reply_bytes` is cut
-off instead of being buffered.
+off instead of being buffered. The cap holds for the inflated size: aiohttp's own decompression is
+off, and a gzip or deflate reply is inflated here, never past the cap (a 130 KiB gzip reply can
+inflate to 128 MiB).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ MAX_REPLY_BYTES = 1024 * 1024
 # A connection that is not up in this time will not be: the address is gone (a replaced container,
 # a moved endpoint). Failing fast leaves time, within the call's deadline, for the one retry.
 CONNECT_TIMEOUT = 1.5
+ACCEPTED_ENCODINGS = "gzip, deflate"  # what _Inflater reads; brotli or zstd would be unbounded
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -61,20 +65,55 @@ def client_session(extra_ca_file: Path | None, limit: int = 200) -> aiohttp.Clie
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=30, sock_connect=CONNECT_TIMEOUT),
-        auto_decompress=True,
+        auto_decompress=False,
+        headers={"Accept-Encoding": ACCEPTED_ENCODINGS},
         skip_auto_headers=("User-Agent",),
     )
 
 
+class _Inflater:
+    """Inflates a gzip or deflate body chunk by chunk, never producing more than `limit` bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._zlib: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+        self._left = limit
+        self._limit = limit
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._zlib is None:
+            # deflate: zlib-wrapped as the RFC says, or raw as some servers send it.
+            wbits = zlib.MAX_WBITS if chunk and chunk[0] & 0x0F == 8 else -zlib.MAX_WBITS
+            self._zlib = zlib.decompressobj(wbits)
+        try:
+            out = self._zlib.decompress(chunk, self._left + 1)
+        except zlib.error as exc:
+            raise UpstreamError("protocol", "reply is not validly compressed") from exc
+        if len(out) > self._left:
+            raise UpstreamError("too_large", f"reply inflates to over {self._limit} bytes")
+        self._left -= len(out)
+        return out
+
+
+def _inflater(response: aiohttp.ClientResponse, limit: int) -> _Inflater | None:
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise UpstreamError("protocol", "reply in an encoding that was not asked for")
+    return _Inflater(encoding, limit)
+
+
 async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    if response.content_length is not None and response.content_length <= limit:
+    inflater = _inflater(response, limit)
+    if inflater is None and response.content_length is not None and response.content_length <= limit:
         return await response.read()  # the parser stops at Content-Length: it cannot grow past it
-    chunks, size = [], 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > limit:
+    chunks, received = [], 0
+    async for raw in response.content.iter_any():
+        received += len(raw)  # the compressed size counts too (bytes after a gzip end, say)
+        if received > limit:
             raise UpstreamError("too_large", f"reply over {limit} bytes")
-        chunks.append(chunk)
+        chunks.append(inflater.feed(raw) if inflater else raw)
     return b"".join(chunks)
 
 

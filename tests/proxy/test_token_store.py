@@ -93,7 +93,7 @@ async def test_a_token_stored_through_one_replica_serves_an_action_call_to_the_o
     assert document["response"]["outputSpeech"]["values"]["value"] == '액션 200: {"orders": 2}'
     assert orders_backend[0].received[0].headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
 
-    keys = [key.decode() if isinstance(key, bytes) else key for key in redis_client.keys("*")]
+    keys = [key.decode() if isinstance(key, bytes) else key for key in redis_client.keys("cek-proxy:token:*")]
     assert keys == [f"cek-proxy:token:{chatbot[0].received[0]['userId']}"]
     assert USER_ID not in keys[0]
     stored = redis_client.get(keys[0])
