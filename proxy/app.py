@@ -35,7 +35,7 @@ from proxy.state import (
     VERIFIER,
     VOICE,
 )
-from proxy.upstream import Upstream, UpstreamError, client_session, client_ssl_context
+from proxy.upstream import Upstream, UpstreamError, client_session
 
 KEY_FETCH_TIMEOUT = 3.0
 
@@ -136,9 +136,7 @@ async def upstream_services(app: web.Application) -> AsyncIterator[None]:
         app[TURNS] = _turns(settings, upstream, app[VOICE])
         app[ACTION_UPSTREAM] = Upstream("action", session, metrics, timeout=settings.upstream_timeout)
         oauth_upstream = Upstream("oauth", session, metrics, timeout=KEY_FETCH_TIMEOUT)
-        validator = TokenValidator(
-            settings.config.oauth, oauth_upstream, client_ssl_context(settings.upstream_ca_file)
-        )
+        validator = TokenValidator(settings.config.oauth, oauth_upstream)
         user_key = settings.user_id_key.get_secret_value().encode() if settings.user_id_key else None
         app[ACCOUNTS] = AccountLinker(
             settings.config, app[TOKEN_STORE], validator, UserIds(user_key), settings.token_ttl
