@@ -3,8 +3,8 @@
 With `[oauth]` configured, a token that is a JWT is validated with PyJWT against the issuer's JWKS
 (fetched through the upstream client, bounded in time and size, and cached): asymmetric algorithms
 from the allow-list only, `exp` required, `exp`/`nbf` with a small leeway, `iss` and `aud` when
-configured. Opaque tokens pass unvalidated unless `require_jwt` is set. Without `[oauth]` nothing is validated, but a JWT's own `exp` still
-bounds how long the token is kept.
+configured. Opaque tokens pass unvalidated unless `require_jwt` is set. Without `[oauth]` nothing
+is validated, but a JWT's own `exp` still bounds how long the token is kept.
 """
 
 from __future__ import annotations
