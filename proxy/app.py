@@ -104,7 +104,6 @@ def _replays(settings: Settings, store: TokenStore) -> Replays:
             store.client,
             TokenCipher(settings.token_key),
             window=settings.idempotency_window,
-            pending_ttl=settings.turn_budget,
         )
     return MemoryReplays(settings.idempotency_window)
 

@@ -8,10 +8,10 @@ past its own turn deadline).
 
 The key is the SHA-256 of the exact body bytes (taken after the signature check). In memory the
 window is bounded in entries and bytes. With Redis (the token store's), replicas share it: the first
-one sets a pending marker with `SET NX` and a short TTL (about one turn, so that a replica that died
-midway does not block a retry for the whole window), then replaces it with the answer, encrypted
-with AES-GCM bound to its key. A Redis outage never fails a turn: the turn is then answered without
-the window.
+one sets a pending marker with `SET NX`, then replaces it with the answer, encrypted with AES-GCM
+bound to its key. The marker lives one second and is renewed while its replica works, so a replica
+that died midway blocks a retry for about a second, not for the window nor a whole turn. A Redis
+outage never fails a turn: the turn is then answered without the window.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class RedisReplays:
         cipher: TokenCipher,
         *,
         window: float,
-        pending_ttl: float,
+        pending_ttl: float = 1.0,
         poll_interval: float = 0.05,
     ) -> None:
         self._redis = client
@@ -157,7 +157,11 @@ class RedisReplays:
                 return await produce()
         if seen is not None:
             return TurnResult(seen, REPLAYED)
-        result = await produce()
+        keeper = asyncio.create_task(self._keep_pending(name))
+        try:
+            result = await produce()
+        finally:
+            keeper.cancel()
         try:
             await self._redis.set(
                 name, self._cipher.seal_bytes(result.body, name.encode()), px=self._window_ms
@@ -182,3 +186,12 @@ class RedisReplays:
                 await self._redis.delete(name)
                 continue
             return answer
+
+    async def _keep_pending(self, name: str) -> None:
+        """Renew our pending marker while the answer is being made (until cancelled)."""
+        while True:
+            await asyncio.sleep(self._pending_ms / 3000)
+            try:
+                await self._redis.pexpire(name, self._pending_ms)
+            except (RedisError, OSError):
+                return

@@ -100,7 +100,7 @@ class Environment(BaseModel):
         600.0, alias="CEK_PROXY_IDEMPOTENCY_WINDOW"
     )
     event_freshness: Seconds = Field(150.0, alias="CEK_PROXY_EVENT_FRESHNESS")
-    idle_timeout: Seconds = Field(130.0, alias="CEK_PROXY_IDLE_TIMEOUT")
+    idle_timeout: Seconds = Field(60.0, alias="CEK_PROXY_IDLE_TIMEOUT")
     header_timeout: Seconds = Field(10.0, alias="CEK_PROXY_HEADER_TIMEOUT")
     shutdown_timeout: Seconds = Field(10.0, alias="CEK_PROXY_SHUTDOWN_TIMEOUT")
     drain_seconds: Annotated[float, Field(ge=0, le=120)] = Field(0.0, alias="CEK_PROXY_DRAIN_SECONDS")
