@@ -34,6 +34,7 @@ from proxy.modes.turn import TurnResult
 log = logging.getLogger(__name__)
 
 REPLAYED = "replayed"
+MIN_STORE_SECONDS = 0.1  # an answer made at the very end of its budget still gets this to be stored
 Produce = Callable[[], Awaitable[TurnResult]]
 
 
@@ -162,11 +163,13 @@ class RedisReplays:
             result = await produce()
         finally:
             keeper.cancel()
+        sealed = self._cipher.seal_bytes(result.body, name.encode())
+        left = max(deadline - asyncio.get_running_loop().time(), MIN_STORE_SECONDS)
         try:
-            await self._redis.set(
-                name, self._cipher.seal_bytes(result.body, name.encode()), px=self._window_ms
-            )
-        except (RedisError, OSError) as exc:
+            # Within what is left of the turn: a Redis that hangs must not delay the answer.
+            async with asyncio.timeout(left):
+                await self._redis.set(name, sealed, px=self._window_ms)
+        except (RedisError, OSError, TimeoutError) as exc:
             log.warning("replay window unavailable", extra={"fields": {"error": type(exc).__name__}})
         return result
 

@@ -150,7 +150,7 @@ class Upstream:
         """Send, and return whatever status came back; raise UpstreamError when nothing usable did."""
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + (timeout or self._timeout)
-        outcome = "ok"
+        outcome = "cancelled"  # the turn's budget ran out first
         try:
             reply = await self._attempts(method, url, data, headers, deadline)
             outcome = "ok" if reply.ok else f"http_{reply.status // 100}xx"

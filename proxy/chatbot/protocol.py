@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.strict_json import InvalidJsonError, parse_json
+
 SIGNATURE_HEADER = "X-NCP-CHATBOT_SIGNATURE"
 OPEN = "open"
 SEND = "send"
@@ -51,9 +53,9 @@ class ChatbotReply:
 
 def decode_reply(raw: bytes) -> ChatbotReply:
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ChatbotReplyError("reply is not JSON") from exc
+        document = parse_json(raw)
+    except InvalidJsonError as exc:
+        raise ChatbotReplyError("reply is not strict UTF-8 JSON") from exc
     if not isinstance(document, dict) or not isinstance(document.get("bubbles"), list):
         raise ChatbotReplyError("reply has no bubbles list")
     bubbles = tuple(b for b in document["bubbles"] if isinstance(b, dict))

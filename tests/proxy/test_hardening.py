@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import watch_secret
-from tests.proxy.conftest import ACTION_KEY, ProxyFactory, ServerFactory, cek_turn, linking_config
+from tests.proxy.conftest import ACTION_KEY, TOKEN_KEY, ProxyFactory, ServerFactory, cek_turn, linking_config
 from tests.support.cek import ACCESS_TOKEN, CekSigner, cek_request, intent, speech_texts
 from tests.support.processes import start_proxy_process
 from tests.support.stubs import StubActionBackend, StubChatbot, text_bubble
@@ -217,6 +217,37 @@ async def test_a_jwks_endpoint_sending_a_byte_a_second_cannot_stretch_a_turn_pas
     assert not jwks.finished  # answered while the JWKS was still dribbling
     metrics = await (await client.get("/metrics")).text()
     assert 'cek_proxy_requests_total{outcome="turn_timeout",type="IntentRequest"} 1.0' in metrics
+
+
+async def test_a_token_store_that_never_answers_cannot_stretch_a_turn_past_its_budget(
+    start_proxy: ProxyFactory,
+    signer: CekSigner,
+    orders_backend: tuple[StubActionBackend, str],
+    action_key_file: Any,
+    tmp_path: Any,
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts and listens, never answers (until the client goes)
+        writer.close()
+
+    redis_like = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = redis_like.sockets[0].getsockname()[1]
+    (tmp_path / "token-key").write_text(TOKEN_KEY)
+    try:
+        client = await start_proxy(
+            config=linking_config("optional", orders_backend[1]),
+            CEK_PROXY_ACTION_KEY_FILE=str(action_key_file),
+            CEK_PROXY_TOKEN_STORE_URL=f"redis://127.0.0.1:{port}/0",
+            CEK_PROXY_TOKEN_KEY_FILE=str(tmp_path / "token-key"),
+            CEK_PROXY_IDEMPOTENCY_WINDOW="0",  # the token store alone
+            CEK_PROXY_TURN_BUDGET="0.5",
+        )
+        document = await cek_turn(client, signer, intent("AskOrders", {"query": "주문"}, token=ACCESS_TOKEN))
+        assert speech_texts(document) == [APOLOGY_KO]
+        metrics = await (await client.get("/metrics")).text()
+        assert 'cek_proxy_requests_total{outcome="turn_timeout",type="IntentRequest"} 1.0' in metrics
+    finally:
+        redis_like.close()
 
 
 async def _raw_request(client: Client, head: bytes) -> bytes:
