@@ -30,6 +30,12 @@ Client = TestClient[Any, Any]
 INFLATED = 16 * 1024 * 1024  # what the bombs below inflate to: 16 times the 1 MiB reply cap
 
 
+async def assert_one_intent(client: Client, outcome: str) -> None:
+    """The proxy's metrics count exactly one IntentRequest with `outcome`."""
+    metrics = await (await client.get("/metrics")).text()
+    assert f'cek_proxy_requests_total{{outcome="{outcome}",type="IntentRequest"}} 1.0' in metrics
+
+
 def _signed_document(prefix: bytes, value: bytes) -> bytes:
     """A CEK intent whose slot value is replaced by raw JSON text `value` (deep, huge, invalid...)."""
     body = intent("AskOrderStatus", {"product": "PLACEHOLDER"})
@@ -65,6 +71,25 @@ async def test_a_paired_surrogate_escape_is_an_ordinary_character(
     resp = await client.post("/cek", data=body, headers=signer.headers(body))
     assert resp.status == 200
     assert chatbot[0].received[0]["bubbles"][0]["data"]["description"] == "\U0001f600"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b'{"bubbles": [{"type": "text", "data": {"description": "\xed\xa0\x80"}}]}', b"[" * 10_000],
+    ids=["encoded-surrogate", "nested-10000-deep"],
+)
+async def test_a_chatbot_reply_that_is_not_strict_json_is_an_invalid_reply(
+    reply: bytes, start_proxy: ProxyFactory, signer: CekSigner, aiohttp_server: ServerFactory
+) -> None:
+    async def chatbot(request: web.Request) -> web.Response:
+        return web.Response(body=reply, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/custom", chatbot)
+    server = await aiohttp_server(app)
+    client = await start_proxy(CEK_PROXY_CHATBOT_URL=str(server.make_url("/custom")))
+    assert speech_texts(await cek_turn(client, signer, intent("AskOrderStatus"))) == [APOLOGY_KO]
+    await assert_one_intent(client, "upstream_invalid_reply")
 
 
 @pytest.fixture
@@ -144,8 +169,7 @@ async def test_a_compressed_chatbot_reply_is_read_and_an_inflating_one_is_cut_at
         body = intent("AskOrderStatus", {"product": "이어폰"})
         resp = await client.post("/cek", data=body, headers=signer.headers(body))
         assert speech_texts(await resp.json()) == expected
-    metrics = await (await client.get("/metrics")).text()
-    assert 'cek_proxy_requests_total{outcome="upstream_too_large",type="IntentRequest"} 1.0' in metrics
+    await assert_one_intent(client, "upstream_too_large")
 
 
 async def test_an_action_reply_that_inflates_past_the_cap_is_a_502_and_a_small_one_is_relayed_inflated(
@@ -215,8 +239,7 @@ async def test_a_jwks_endpoint_sending_a_byte_a_second_cannot_stretch_a_turn_pas
     assert speech_texts(document) == [APOLOGY_KO]
     assert jwks.started.is_set()
     assert not jwks.finished  # answered while the JWKS was still dribbling
-    metrics = await (await client.get("/metrics")).text()
-    assert 'cek_proxy_requests_total{outcome="turn_timeout",type="IntentRequest"} 1.0' in metrics
+    await assert_one_intent(client, "turn_timeout")
 
 
 async def test_a_token_store_that_never_answers_cannot_stretch_a_turn_past_its_budget(
@@ -244,8 +267,7 @@ async def test_a_token_store_that_never_answers_cannot_stretch_a_turn_past_its_b
         )
         document = await cek_turn(client, signer, intent("AskOrders", {"query": "주문"}, token=ACCESS_TOKEN))
         assert speech_texts(document) == [APOLOGY_KO]
-        metrics = await (await client.get("/metrics")).text()
-        assert 'cek_proxy_requests_total{outcome="turn_timeout",type="IntentRequest"} 1.0' in metrics
+        await assert_one_intent(client, "turn_timeout")
     finally:
         redis_like.close()
 
