@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -76,23 +77,29 @@ class _Inflater:
 
     def __init__(self, encoding: str, limit: int) -> None:
         self._gzip = encoding in ("gzip", "x-gzip")
-        self._zlib: zlib._Decompress | None = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+        self._zlib: Any = None  # made at the first chunk: deflate's framing shows in its first byte
         self._left = limit
         self._limit = limit
 
     def feed(self, chunk: bytes) -> bytes:
         if self._zlib is None:
-            # deflate: zlib-wrapped as the RFC says, or raw as some servers send it.
-            wbits = zlib.MAX_WBITS if chunk and chunk[0] & 0x0F == 8 else -zlib.MAX_WBITS
+            # gzip; deflate zlib-wrapped as the RFC says, or raw as some servers send it.
+            zlib_wrapped = bool(chunk) and chunk[0] & 0x0F == 8
+            wbits = 16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
             self._zlib = zlib.decompressobj(wbits)
         try:
-            out = self._zlib.decompress(chunk, self._left + 1)
+            out: bytes = self._zlib.decompress(chunk, self._left + 1)
         except zlib.error as exc:
             raise UpstreamError("protocol", "reply is not validly compressed") from exc
         if len(out) > self._left:
             raise UpstreamError("too_large", f"reply inflates to over {self._limit} bytes")
         self._left -= len(out)
         return out
+
+    def check_complete(self) -> None:
+        """UpstreamError when the stream stopped before its end (an empty body is complete)."""
+        if self._zlib is not None and not self._zlib.eof:
+            raise UpstreamError("protocol", "compressed reply cut short")
 
 
 def _inflater(response: aiohttp.ClientResponse, limit: int) -> _Inflater | None:
@@ -114,6 +121,8 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
         if received > limit:
             raise UpstreamError("too_large", f"reply over {limit} bytes")
         chunks.append(inflater.feed(raw) if inflater else raw)
+    if inflater:
+        inflater.check_complete()
     return b"".join(chunks)
 
 

@@ -19,6 +19,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from proxy.metrics import Metrics
+from proxy.upstream import Upstream, UpstreamError, client_session
 from tests.conftest import watch_secret
 from tests.proxy.conftest import ACTION_KEY, TOKEN_KEY, ProxyFactory, ServerFactory, cek_turn, linking_config
 from tests.support.cek import ACCESS_TOKEN, CekSigner, cek_request, intent, speech_texts
@@ -152,6 +154,34 @@ def _compressed_app(path: str, method: str, reply: Callable[[], bytes], encoding
     app = web.Application()
     app.router.add_route(method, path, handle)
     return app
+
+
+async def _gzip_reply(aiohttp_server: ServerFactory, body: bytes) -> bytes:
+    """What Upstream reads from a server answering `body` labelled `Content-Encoding: gzip`."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=body, headers={"Content-Encoding": "gzip"})
+
+    app = web.Application()
+    app.router.add_get("/", handle)
+    server = await aiohttp_server(app)
+    async with client_session(None) as session:
+        upstream = Upstream("test", session, Metrics(), timeout=2)
+        return (await upstream.request("GET", str(server.make_url("/")))).body
+
+
+@pytest.mark.parametrize(
+    "body", [gzip.compress(b'{"ok": true}')[:-12], b"not gzip at all"], ids=["cut-short", "not-gzip"]
+)
+async def test_a_compressed_reply_must_be_complete_and_valid(
+    body: bytes, aiohttp_server: ServerFactory
+) -> None:
+    with pytest.raises(UpstreamError, match="protocol"):
+        await _gzip_reply(aiohttp_server, body)
+
+
+async def test_an_empty_compressed_reply_is_an_empty_body(aiohttp_server: ServerFactory) -> None:
+    assert await _gzip_reply(aiohttp_server, b"") == b""
 
 
 def _chatbot_reply(text: str) -> bytes:
