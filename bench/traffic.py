@@ -119,6 +119,8 @@ class Files:
             "CEK_PROXY_CEK_PUBLIC_KEY_FILES": str(self.cek_key),
             "CEK_PROXY_CHATBOT_URL": chatbot_url,
             "CEK_PROXY_CHATBOT_SECRET_FILE": str(self.chatbot_secret),
+            # wrk replays one signed body; the bench measures turns, not the idempotency window.
+            "CEK_PROXY_IDEMPOTENCY_WINDOW": "0",
         }
         if not actions:
             return {**common, "CEK_PROXY_CONFIG_FILE": str(self.bridge_config)}

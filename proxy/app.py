@@ -21,25 +21,35 @@ from proxy.middlewares import observe
 from proxy.modes.bridge import Bridge
 from proxy.modes.passthrough import Passthrough
 from proxy.modes.turn import TurnHandler, Voice
+from proxy.replays import MemoryReplays, NoReplays, RedisReplays, Replays
 from proxy.settings import Mode, Settings
 from proxy.state import (
     ACCOUNTS,
     ACTION_UPSTREAM,
     DRAINING,
     METRICS,
+    REPLAYS,
     SETTINGS,
     TOKEN_STORE,
     TURNS,
     VERIFIER,
     VOICE,
 )
-from proxy.upstream import Upstream, UpstreamError, client_session, client_ssl_context
+from proxy.upstream import Upstream, UpstreamError, client_session
 
 KEY_FETCH_TIMEOUT = 3.0
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observe])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[observe],
+        handler_args={
+            # Bodies are never inflated by the server (see proxy.body); idle connections are closed.
+            "auto_decompress": False,
+            "keepalive_timeout": settings.idle_timeout,
+        },
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[VOICE] = Voice(settings.config)
@@ -85,9 +95,24 @@ def _store(settings: Settings) -> TokenStore:
     return RedisTokenStore.from_url(settings.token_store_url, settings.token_store_password, cipher)
 
 
+def _replays(settings: Settings, store: TokenStore) -> Replays:
+    if not settings.idempotency_window:
+        return NoReplays()
+    if isinstance(store, RedisTokenStore):
+        assert settings.token_key is not None  # enforced by load_settings
+        return RedisReplays(
+            store.client,
+            TokenCipher(settings.token_key),
+            window=settings.idempotency_window,
+        )
+    return MemoryReplays(settings.idempotency_window)
+
+
 async def token_store(app: web.Application) -> AsyncIterator[None]:
+    """The token store and the idempotency window, which shares its Redis when there is one."""
     store = _store(app[SETTINGS])
     app[TOKEN_STORE] = store
+    app[REPLAYS] = _replays(app[SETTINGS], store)
     yield
     await store.close()
 
@@ -110,9 +135,7 @@ async def upstream_services(app: web.Application) -> AsyncIterator[None]:
         app[TURNS] = _turns(settings, upstream, app[VOICE])
         app[ACTION_UPSTREAM] = Upstream("action", session, metrics, timeout=settings.upstream_timeout)
         oauth_upstream = Upstream("oauth", session, metrics, timeout=KEY_FETCH_TIMEOUT)
-        validator = TokenValidator(
-            settings.config.oauth, oauth_upstream, client_ssl_context(settings.upstream_ca_file)
-        )
+        validator = TokenValidator(settings.config.oauth, oauth_upstream)
         user_key = settings.user_id_key.get_secret_value().encode() if settings.user_id_key else None
         app[ACCOUNTS] = AccountLinker(
             settings.config, app[TOKEN_STORE], validator, UserIds(user_key), settings.token_ttl

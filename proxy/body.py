@@ -2,7 +2,9 @@
 
 aiohttp does not cut off a client that sends its headers and then dribbles the body; the deadline
 here does. The cap is checked against Content-Length first and again while reading, for chunked
-bodies.
+bodies. Compressed bodies are refused, not inflated: CEK and the chatbot never send them, and a
+small one can inflate to gigabytes (the server is built with `auto_decompress=False`, so nothing is
+inflated before this check either).
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ import asyncio
 from aiohttp import web
 
 from proxy.responses import RefusedError
+
+
+def refuse_compressed(request: web.Request) -> None:
+    """RefusedError 415 when the body has a Content-Encoding other than identity."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise RefusedError(415, "compressed_body", "compressed request bodies are not accepted")
 
 
 async def read_body(request: web.Request, *, max_bytes: int, timeout: float) -> bytes:

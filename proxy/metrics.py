@@ -39,5 +39,11 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.replays = Counter(
+            "cek_proxy_replays",
+            "CEK requests answered again from the idempotency window (identical signed bodies)",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from proxy import __version__
 from proxy.app import create_app
+from proxy.connections import GuardedAppRunner
 from proxy.logs import configure_logging
 from proxy.settings import Settings
 from proxy.state import DRAINING
@@ -45,8 +46,12 @@ def serve(settings: Settings) -> None:
 
 async def _serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout
+    runner = GuardedAppRunner(
+        app,
+        header_timeout=settings.header_timeout,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout,
     )
     await runner.setup()
     try:

@@ -95,6 +95,13 @@ class Environment(BaseModel):
     max_body_bytes: int = Field(64 * 1024, alias="CEK_PROXY_MAX_BODY_BYTES", ge=1024, le=8 * 1024 * 1024)
     body_timeout: Seconds = Field(5.0, alias="CEK_PROXY_BODY_TIMEOUT")
     upstream_timeout: Annotated[float, Field(gt=0, le=7.5)] = Field(5.0, alias="CEK_PROXY_UPSTREAM_TIMEOUT")
+    turn_budget: Annotated[float, Field(gt=0, le=30)] = Field(7.5, alias="CEK_PROXY_TURN_BUDGET")
+    idempotency_window: Annotated[float, Field(ge=0, le=86400)] = Field(
+        600.0, alias="CEK_PROXY_IDEMPOTENCY_WINDOW"
+    )
+    event_freshness: Seconds = Field(150.0, alias="CEK_PROXY_EVENT_FRESHNESS")
+    idle_timeout: Seconds = Field(60.0, alias="CEK_PROXY_IDLE_TIMEOUT")
+    header_timeout: Seconds = Field(10.0, alias="CEK_PROXY_HEADER_TIMEOUT")
     shutdown_timeout: Seconds = Field(10.0, alias="CEK_PROXY_SHUTDOWN_TIMEOUT")
     drain_seconds: Annotated[float, Field(ge=0, le=120)] = Field(0.0, alias="CEK_PROXY_DRAIN_SECONDS")
     log_level: Annotated[str, AfterValidator(str.upper)] = Field(
@@ -126,6 +133,11 @@ class Settings:
     max_body_bytes: int
     body_timeout: float
     upstream_timeout: float
+    turn_budget: float
+    idempotency_window: float  # 0: off
+    event_freshness: float
+    idle_timeout: float
+    header_timeout: float
     shutdown_timeout: float
     drain_seconds: float
     log_level: str
@@ -257,6 +269,11 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         max_body_bytes=env.max_body_bytes,
         body_timeout=env.body_timeout,
         upstream_timeout=env.upstream_timeout,
+        turn_budget=env.turn_budget,
+        idempotency_window=env.idempotency_window,
+        event_freshness=env.event_freshness,
+        idle_timeout=env.idle_timeout,
+        header_timeout=env.header_timeout,
         shutdown_timeout=env.shutdown_timeout,
         drain_seconds=env.drain_seconds,
         log_level=env.log_level,

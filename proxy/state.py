@@ -11,6 +11,7 @@ from proxy.accounts.store import TokenStore
 from proxy.cek.signature import CekVerifier
 from proxy.metrics import Metrics
 from proxy.modes.turn import TurnHandler, Voice
+from proxy.replays import Replays
 from proxy.settings import Settings
 from proxy.upstream import Upstream
 
@@ -23,6 +24,7 @@ DRAINING = web.AppKey("draining", asyncio.Event)  # set when a stop was requeste
 TOKEN_STORE = web.AppKey("token_store", TokenStore)
 ACCOUNTS = web.AppKey("accounts", AccountLinker)
 ACTION_UPSTREAM = web.AppKey("action_upstream", Upstream)
+REPLAYS = web.AppKey("replays", Replays)
 
 # Per request: what the access log reports about the request.
 CEK_TYPE = web.RequestKey("cek_type", str)

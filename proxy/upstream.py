@@ -2,7 +2,9 @@
 
 aiohttp's default client timeout is 300 s; a voice turn has 8 s in all. Every call here gets one
 deadline covering connect, send, wait and read, and a reply larger than `max_reply_bytes` is cut
-off instead of being buffered.
+off instead of being buffered. The cap holds for the inflated size: aiohttp's own decompression is
+off, and a gzip or deflate reply is inflated here, never past the cap (a 130 KiB gzip reply can
+inflate to 128 MiB).
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -24,6 +28,7 @@ MAX_REPLY_BYTES = 1024 * 1024
 # A connection that is not up in this time will not be: the address is gone (a replaced container,
 # a moved endpoint). Failing fast leaves time, within the call's deadline, for the one retry.
 CONNECT_TIMEOUT = 1.5
+ACCEPTED_ENCODINGS = "gzip, deflate"  # what _Inflater reads; brotli or zstd would be unbounded
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
@@ -61,20 +66,63 @@ def client_session(extra_ca_file: Path | None, limit: int = 200) -> aiohttp.Clie
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=30, sock_connect=CONNECT_TIMEOUT),
-        auto_decompress=True,
+        auto_decompress=False,
+        headers={"Accept-Encoding": ACCEPTED_ENCODINGS},
         skip_auto_headers=("User-Agent",),
     )
 
 
+class _Inflater:
+    """Inflates a gzip or deflate body chunk by chunk, never producing more than `limit` bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self._gzip = encoding in ("gzip", "x-gzip")
+        self._zlib: Any = None  # made at the first chunk: deflate's framing shows in its first byte
+        self._left = limit
+        self._limit = limit
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._zlib is None:
+            # gzip; deflate zlib-wrapped as the RFC says, or raw as some servers send it.
+            zlib_wrapped = bool(chunk) and chunk[0] & 0x0F == 8
+            wbits = 16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
+            self._zlib = zlib.decompressobj(wbits)
+        try:
+            out: bytes = self._zlib.decompress(chunk, self._left + 1)
+        except zlib.error as exc:
+            raise UpstreamError("protocol", "reply is not validly compressed") from exc
+        if len(out) > self._left:
+            raise UpstreamError("too_large", f"reply inflates to over {self._limit} bytes")
+        self._left -= len(out)
+        return out
+
+    def check_complete(self) -> None:
+        """UpstreamError when the stream stopped before its end (an empty body is complete)."""
+        if self._zlib is not None and not self._zlib.eof:
+            raise UpstreamError("protocol", "compressed reply cut short")
+
+
+def _inflater(response: aiohttp.ClientResponse, limit: int) -> _Inflater | None:
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise UpstreamError("protocol", "reply in an encoding that was not asked for")
+    return _Inflater(encoding, limit)
+
+
 async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    if response.content_length is not None and response.content_length <= limit:
+    inflater = _inflater(response, limit)
+    if inflater is None and response.content_length is not None and response.content_length <= limit:
         return await response.read()  # the parser stops at Content-Length: it cannot grow past it
-    chunks, size = [], 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > limit:
+    chunks, received = [], 0
+    async for raw in response.content.iter_any():
+        received += len(raw)  # the compressed size counts too (bytes after a gzip end, say)
+        if received > limit:
             raise UpstreamError("too_large", f"reply over {limit} bytes")
-        chunks.append(chunk)
+        chunks.append(inflater.feed(raw) if inflater else raw)
+    if inflater:
+        inflater.check_complete()
     return b"".join(chunks)
 
 
@@ -111,7 +159,7 @@ class Upstream:
         """Send, and return whatever status came back; raise UpstreamError when nothing usable did."""
         started = time.perf_counter()
         deadline = asyncio.get_running_loop().time() + (timeout or self._timeout)
-        outcome = "ok"
+        outcome = "cancelled"  # the turn's budget ran out first
         try:
             reply = await self._attempts(method, url, data, headers, deadline)
             outcome = "ok" if reply.ok else f"http_{reply.status // 100}xx"

@@ -112,17 +112,37 @@ class TokenCipher:
         return "TokenCipher(<redacted>)"
 
     def seal(self, plaintext: str, context: bytes) -> bytes:
-        nonce = os.urandom(12)
-        return self.VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode(), context)
+        return self.seal_bytes(plaintext.encode(), context)
 
     def open(self, sealed: bytes, context: bytes) -> str | None:
         """The plaintext, or None when the value was not sealed by this key for this context."""
+        opened = self.open_bytes(sealed, context)
+        try:
+            return opened.decode() if opened is not None else None
+        except UnicodeDecodeError:
+            return None
+
+    def seal_bytes(self, plaintext: bytes, context: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return self.VERSION + nonce + self._aead.encrypt(nonce, plaintext, context)
+
+    def open_bytes(self, sealed: bytes, context: bytes) -> bytes | None:
         if len(sealed) < 29 or sealed[:1] != self.VERSION:
             return None
         try:
-            return self._aead.decrypt(sealed[1:13], sealed[13:], context).decode()
-        except (InvalidTag, UnicodeDecodeError):
+            return self._aead.decrypt(sealed[1:13], sealed[13:], context)
+        except InvalidTag:
             return None
+
+
+def redis_client(url: str, password: SecretStr | None, timeout: float = 1.0) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        url,
+        password=password.get_secret_value() if password else None,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+    )
 
 
 class RedisTokenStore:
@@ -138,14 +158,12 @@ class RedisTokenStore:
     def from_url(
         cls, url: str, password: SecretStr | None, cipher: TokenCipher, timeout: float = 1.0
     ) -> RedisTokenStore:
-        client = aioredis.Redis.from_url(
-            url,
-            password=password.get_secret_value() if password else None,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-        )
-        return cls(client, cipher)
+        return cls(redis_client(url, password, timeout), cipher)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The connection pool, shared with the replay window."""
+        return self._redis
 
     def __repr__(self) -> str:
         return "RedisTokenStore(<redacted>)"

@@ -1,10 +1,10 @@
 """Access-token checks.
 
 With `[oauth]` configured, a token that is a JWT is validated with PyJWT against the issuer's JWKS
-(fetched by `PyJWKClient`, cached): asymmetric algorithms from the allow-list only, `exp` required,
-`exp`/`nbf` with a small leeway, `iss` and `aud` when configured. Opaque tokens pass unvalidated
-unless `require_jwt` is set. Without `[oauth]` nothing is validated, but a JWT's own `exp` still
-bounds how long the token is kept.
+(fetched through the upstream client, bounded in time and size, and cached): asymmetric algorithms
+from the allow-list only, `exp` required, `exp`/`nbf` with a small leeway, `iss` and `aud` when
+configured. Opaque tokens pass unvalidated unless `require_jwt` is set. Without `[oauth]` nothing
+is validated, but a JWT's own `exp` still bounds how long the token is kept.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import base64
 import binascii
 import json
 import logging
-import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,12 +21,14 @@ from typing import Any
 import jwt
 
 from proxy.config_file import OAuth
+from proxy.strict_json import InvalidJsonError, parse_json
 from proxy.upstream import Upstream, UpstreamError
 from proxy.urls import upstream_url
 
 log = logging.getLogger(__name__)
 
 JWKS_TIMEOUT = 2.0
+JWKS_LIFESPAN = 300.0
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,12 @@ class DiscoveryError(Exception):
 
 
 class TokenValidator:
-    def __init__(self, oauth: OAuth | None, upstream: Upstream, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, oauth: OAuth | None, upstream: Upstream) -> None:
         self._oauth = oauth
         self._upstream = upstream
-        self._ssl = ssl_context
-        self._client: jwt.PyJWKClient | None = None
+        self._jwks_url = oauth.jwks_url if oauth else None
+        self._jwk_set: jwt.PyJWKSet | None = None
+        self._fetched_at = 0.0
         self._issuer = oauth.issuer if oauth else None
         self._lock = asyncio.Lock()
 
@@ -88,8 +90,7 @@ class TokenValidator:
         return TokenCheck(True, float(claims["exp"]))
 
     async def _validated_claims(self, token: str, oauth: OAuth) -> dict[str, Any]:
-        client = await self._jwks_client(oauth)
-        signing_key = await asyncio.to_thread(client.get_signing_key_from_jwt, token)
+        signing_key = await self._signing_key(token, oauth)
         claims: dict[str, Any] = jwt.decode(
             token,
             signing_key.key,
@@ -101,20 +102,40 @@ class TokenValidator:
         )
         return claims
 
-    async def _jwks_client(self, oauth: OAuth) -> jwt.PyJWKClient:
+    async def _signing_key(self, token: str, oauth: OAuth) -> jwt.PyJWK:
+        """The JWKS key named by the token's `kid`; the set is fetched again once for an unknown kid."""
+        kid = jwt.get_unverified_header(token).get("kid")
+        for refresh in (False, True):
+            jwk_set = await self._keys(oauth, refresh=refresh)
+            for key in jwk_set.keys:
+                if key.key_id == kid:
+                    return key
+        raise jwt.PyJWKClientError("no JWKS key matches the token's kid")
+
+    async def _keys(self, oauth: OAuth, *, refresh: bool) -> jwt.PyJWKSet:
+        """The issuer's key set, cached for JWKS_LIFESPAN; fetched (bounded, in time and size) here,
+        through the upstream client, so that a slow JWKS endpoint cannot outlive the turn."""
         async with self._lock:
-            if self._client is None:
-                jwks_url = oauth.jwks_url or await self._discover(oauth)
-                self._client = jwt.PyJWKClient(
-                    jwks_url, cache_jwk_set=True, lifespan=300, timeout=JWKS_TIMEOUT, ssl_context=self._ssl
-                )
-            return self._client
+            fresh = time.monotonic() - self._fetched_at < JWKS_LIFESPAN
+            if self._jwk_set is not None and fresh and not refresh:
+                return self._jwk_set
+            if self._jwks_url is None:
+                self._jwks_url = await self._discover(oauth)
+            try:
+                reply = await self._upstream.request("GET", self._jwks_url, timeout=JWKS_TIMEOUT)
+                if not reply.ok:
+                    raise jwt.PyJWKClientConnectionError(f"JWKS answered {reply.status}")
+                self._jwk_set = jwt.PyJWKSet.from_dict(parse_json(reply.body))
+            except (UpstreamError, InvalidJsonError, AttributeError) as exc:
+                raise jwt.PyJWKClientConnectionError(type(exc).__name__) from exc
+            self._fetched_at = time.monotonic()
+            return self._jwk_set
 
     async def _discover(self, oauth: OAuth) -> str:
         assert oauth.discovery_url is not None  # OAuth requires one of the two URLs
         try:
             reply = await self._upstream.request("GET", oauth.discovery_url, timeout=JWKS_TIMEOUT)
-            document: dict[str, Any] = json.loads(reply.body) if reply.ok else {}
+            document: dict[str, Any] = parse_json(reply.body) if reply.ok else {}
             jwks_uri = upstream_url(document["jwks_uri"])
         except (UpstreamError, ValueError, TypeError, KeyError) as exc:
             raise DiscoveryError(type(exc).__name__) from exc

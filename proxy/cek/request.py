@@ -47,6 +47,7 @@ class CekRequest:
     session_attributes: MappingProxyType[str, Any]
     user_id: str | None = field(repr=False)
     access_token: str | None = field(repr=False)
+    timestamp: str | None = None  # ISO 8601 UTC; CEK sets it on EventRequests
 
     def language(self, default: Language) -> Language:
         """`ko`/`ja`/`en` from the locale (`ko-KR` gives `ko`); the default when absent or other."""
@@ -120,6 +121,7 @@ def parse_cek_request(document: Any) -> CekRequest:
         session_attributes=MappingProxyType(_obj(session.get("sessionAttributes"))),
         user_id=_first(session_user.get("userId"), system_user.get("userId")),
         access_token=_speaker_token(session_user, system_user),
+        timestamp=_text(request.get("timestamp")),
     )
 
 

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.strict_json import InvalidJsonError, parse_json
+
 SIGNATURE_HEADER = "X-NCP-CHATBOT_SIGNATURE"
 OPEN = "open"
 SEND = "send"
@@ -63,9 +65,9 @@ def _components(document: dict[str, Any], key: str) -> tuple[dict[str, Any], ...
 def decode_reply(raw: bytes) -> ChatbotReply:
     """The reply's bubbles (Optional in NCP's send response: none is a reply with nothing to say)."""
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ChatbotReplyError("reply is not JSON") from exc
+        document = parse_json(raw)
+    except InvalidJsonError as exc:
+        raise ChatbotReplyError("reply is not strict UTF-8 JSON") from exc
     if not isinstance(document, dict):
         raise ChatbotReplyError("reply is not a JSON object")
     scenario = document.get("scenario")

@@ -92,16 +92,7 @@ def _button(component: dict[str, Any]) -> Button | None:
         postback = _str(payload.get("postback")) or _str(payload.get("text"))
     else:
         return None  # links, calls and the welcome action cannot be followed by voice
-    return Button(title, postback) if title and postback and _sendable(postback) else None
-
-
-def _sendable(text: str) -> bool:
-    """False for text that cannot go to the chatbot as UTF-8 (a lone surrogate from a `\\ud83d` escape)."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+    return Button(title, postback) if title and postback else None
 
 
 def _buttons(template: dict[str, Any]) -> Iterator[Button]:

@@ -9,7 +9,6 @@ credentials the caller sent, adds the token header, and returns the backend's st
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from typing import Any
 
@@ -18,10 +17,11 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from proxy.accounts.store import TokenStoreError
-from proxy.body import read_body
+from proxy.body import read_body, refuse_compressed
 from proxy.config_file import Action
 from proxy.responses import RefusedError
 from proxy.state import ACTION_UPSTREAM, METRICS, OUTCOME, SETTINGS, TOKEN_STORE
+from proxy.strict_json import InvalidJsonError, parse_json
 from proxy.upstream import UpstreamError
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,15 @@ KEY_HEADER = "X-CEK-Proxy-Key"
 # Only these caller headers reach the backend; credentials and hop-by-hop headers never do.
 FORWARDED_HEADERS = ("Content-Type", "Accept", "Accept-Language", "X-Request-Id")
 RELAYED_REPLY_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
+# Final statuses HTTP defines; a 1xx is never a final answer and anything past 599 is not HTTP.
+MIN_RELAYED_STATUS, MAX_RELAYED_STATUS = 200, 599
 
 
 def _check_key(request: web.Request) -> None:
     key = request.app[SETTINGS].action_key
-    sent = request.headers.get(KEY_HEADER, "")
-    if key is None or not hmac.compare_digest(sent.encode(), key.get_secret_value().encode()):
+    # Header bytes that are not UTF-8 reach us as surrogate escapes; they must compare, not raise.
+    sent = request.headers.get(KEY_HEADER, "").encode("utf-8", "surrogateescape")
+    if key is None or not hmac.compare_digest(sent, key.get_secret_value().encode()):
         raise RefusedError(401, "invalid_action_key", f"{KEY_HEADER} is missing or wrong")
 
 
@@ -45,9 +48,9 @@ def _user_id(request: web.Request, body: bytes, field: str) -> str:
     document: Any = None
     if body:
         try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise RefusedError(400, "malformed_json", "the body is not JSON") from None
+            document = parse_json(body)
+        except InvalidJsonError:
+            raise RefusedError(400, "malformed_json", "the body is not strict UTF-8 JSON") from None
     value = document.get(field) if isinstance(document, dict) else None
     if not isinstance(value, str) or not value:
         raise RefusedError(
@@ -70,6 +73,7 @@ async def _relay(request: web.Request, name: str) -> web.Response:
     action = settings.config.actions.get(name)
     if action is None:
         raise RefusedError(404, "unknown_action", "no such action")
+    refuse_compressed(request)
     body = await read_body(request, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     user = _user_id(request, body, settings.config.action_relay.user_id_field)
     try:
@@ -89,6 +93,8 @@ async def _relay(request: web.Request, name: str) -> web.Response:
     except UpstreamError as exc:
         status = 504 if exc.kind == "timeout" else 502
         raise RefusedError(status, f"backend_{exc.kind}", "the action backend did not answer") from exc
+    if not MIN_RELAYED_STATUS <= reply.status <= MAX_RELAYED_STATUS:
+        raise RefusedError(502, "backend_invalid_status", "the action backend answered no valid status")
     headers = {h: reply.headers[h] for h in RELAYED_REPLY_HEADERS if h in reply.headers}
     return web.Response(status=reply.status, body=reply.body, headers=headers)
 

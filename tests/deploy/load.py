@@ -57,8 +57,6 @@ async def steady_load(
     stop: asyncio.Event | None = None,
 ) -> LoadReport:
     """`rate` requests a second for `seconds` (at most rate x seconds requests), or until `stop` is set."""
-    body = intent("AskOrderStatus", {"product": "무선 이어폰"}, token=None)
-    headers = signer.headers(body)
     report = LoadReport()
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context), timeout=timeout) as session:
@@ -67,7 +65,11 @@ async def steady_load(
         for n in range(int(seconds * rate)):
             if stop is not None and stop.is_set():
                 break
-            pending.add(asyncio.create_task(_one(session, f"{base_url}/cek", body, headers, report)))
+            # A new request each time, as CEK sends: an identical body would be a replay, answered
+            # from the idempotency window without reaching the chatbot.
+            body = intent("AskOrderStatus", {"product": "무선 이어폰"}, token=None)
+            task = _one(session, f"{base_url}/cek", body, signer.headers(body), report)
+            pending.add(asyncio.create_task(task))
             await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))
         await asyncio.gather(*pending)
     return report

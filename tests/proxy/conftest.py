@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+import redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -14,6 +16,7 @@ from proxy.app import create_app
 from proxy.settings import load_settings
 from tests.conftest import watch_secret
 from tests.support.cek import EXTENSION_ID, PEER_EXTENSION_ID, CekSigner
+from tests.support.processes import ProxyProcess, redis_server, start_proxy_process
 from tests.support.stubs import StubActionBackend, StubCekBackend, StubChatbot
 
 CHATBOT_SECRET = watch_secret("chatbot-secret-4YhQm9vTz2Ls")
@@ -117,3 +120,67 @@ method = "POST"
 token_header = "Authorization"
 {extra}
 """
+
+
+# Two real proxy processes sharing a real redis-server (the token store and the replay window).
+REDIS_PASSWORD = watch_secret("redis-password-Hn3Kq8Zt")
+TOKEN_KEY = watch_secret("token-key-3mR8pQ2vX7nL5wZ1")
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path, unused_tcp_port_factory: Callable[[], int]) -> Iterator[str]:
+    with redis_server(unused_tcp_port_factory(), REDIS_PASSWORD, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, password=REDIS_PASSWORD)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def shared_env(
+    base_env: dict[str, str],
+    redis_url: str,
+    tmp_path: Path,
+    orders_backend: tuple[StubActionBackend, str],
+    action_key_file: Path,
+) -> dict[str, str]:
+    files = {"redis-password": REDIS_PASSWORD, "token-key": TOKEN_KEY}
+    for name, value in files.items():
+        (tmp_path / name).write_text(value)
+    config = tmp_path / "linked.toml"
+    config.write_text(linking_config("optional", orders_backend[1]))
+    return {
+        **base_env,
+        "CEK_PROXY_CONFIG_FILE": str(config),
+        "CEK_PROXY_ACTION_KEY_FILE": str(action_key_file),
+        "CEK_PROXY_TOKEN_STORE_URL": redis_url,
+        "CEK_PROXY_TOKEN_STORE_PASSWORD_FILE": str(tmp_path / "redis-password"),
+        "CEK_PROXY_TOKEN_KEY_FILE": str(tmp_path / "token-key"),
+        "CEK_PROXY_TOKEN_TTL": "600",
+    }
+
+
+@pytest.fixture
+async def two_proxies(
+    shared_env: dict[str, str], unused_tcp_port_factory: Callable[[], int]
+) -> AsyncIterator[tuple[ProxyProcess, ProxyProcess]]:
+    first = await start_proxy_process(shared_env, unused_tcp_port_factory())
+    second = await start_proxy_process(shared_env, unused_tcp_port_factory())
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+async def post_turn(proxy: ProxyProcess, signer: CekSigner, body: bytes) -> dict[str, Any]:
+    """POST a signed CEK request to a proxy process; the CEK response, which must come with 200."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{proxy.url}/cek", data=body, headers=signer.headers(body)) as resp,
+    ):
+        assert resp.status == 200
+        document: dict[str, Any] = await resp.json()
+        return document

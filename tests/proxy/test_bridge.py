@@ -323,12 +323,6 @@ ODD_REPLIES: list[dict[str, Any]] = [
     {"bubbles": [{"type": "text", "data": {"description": "가" * 5000}}]},  # one sentence, far too long
     {"bubbles": [text_bubble("。" * 3000)]},  # punctuation only
     {"bubbles": [text_bubble(". " * 1500)]},
-    {
-        "bubbles": [
-            {"type": "button", "title": "\ud800", "data": {"action": postback_action("\udfff", "\ud800")}}
-        ]
-    },
-    {"bubbles": [template_bubble("고르세요.", (("선택", "\ud83d"),))]},  # a lone surrogate postback
     {"bubbles": [button_component(str(i), postback_action(str(i) * 300)) for i in range(50)]},
     {"bubbles": [], "quickButtons": [None, 3, "x", {"type": "button"}, {"type": "button", "data": []}]},
     {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+import uuid
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -69,6 +71,11 @@ class CekSigner:
         return {"Content-Type": "application/json;charset-UTF-8", "SignatureCEK": self.sign(body)}
 
 
+def utc_now(offset: float = 0.0) -> str:
+    """The time in CEK's format (`2024-05-01T09:00:12Z`), `offset` seconds from now."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset))
+
+
 def _session(user_id: str, token: str | None, attributes: dict[str, Any] | None, new: bool) -> dict[str, Any]:
     user: dict[str, Any] = {"userId": user_id}
     if token:
@@ -87,8 +94,12 @@ def cek_request(
     new: bool = False,
     session: bool = True,
 ) -> bytes:
-    """A CEK request body in the shape of real traffic (protocols.md §F)."""
-    body = {"requestId": "7d1c2b3a-4e5f", "timestamp": "2024-05-01T09:00:12Z", "extensionId": extension_id}
+    """A CEK request body in the shape of real traffic (protocols.md §F).
+
+    Like CEK, every body gets its own `requestId` (and the current time), so no two are identical:
+    an identical body is a replay, answered from the idempotency window.
+    """
+    body = {"requestId": str(uuid.uuid4()), "timestamp": utc_now(), "extensionId": extension_id}
     if locale:
         body["locale"] = locale
     user: dict[str, Any] = {"userId": user_id, **({"accessToken": token} if token else {})}
