@@ -67,7 +67,7 @@ def dev_public_key(dev_key: Path) -> Path:
 
 
 @pytest.fixture
-async def proxy_url(start_proxy: ProxyFactory, dev_public_key: Path) -> str:
+async def proxy_url(start_proxy: ProxyFactory, dev_public_key: Path) -> str:  # noqa: F811
     """A bridge proxy that trusts the development key, in front of the stub chatbot."""
     client: TestClient[Any, Any] = await start_proxy(CEK_PROXY_CEK_PUBLIC_KEY_FILES=str(dev_public_key))
     return str(client.make_url("/cek"))

@@ -22,18 +22,18 @@ from tests.support.stubs import StubCekBackend, StubChatbot, valid_cek_answer
 async def test_dev_key_writes_a_private_key_only_its_owner_reads_and_keeps_an_existing_one(
     tmp_path: Path, dev_key: Path, dev_public_key: Path
 ) -> None:
-    assert stat.S_IMODE(dev_key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(dev_key.stat().st_mode) == 0o600  # noqa: ASYNC240
     assert load_public_key_file(dev_public_key).key_size == 2048
-    before = dev_key.read_bytes()
+    before = dev_key.read_bytes()  # noqa: ASYNC240
 
     again = await cek_proxy("dev-key", "--dir", dev_key.parent)
     assert again.status == 2
     assert "already exists" in again.stderr
-    assert dev_key.read_bytes() == before
+    assert dev_key.read_bytes() == before  # noqa: ASYNC240
 
 
 async def test_a_private_key_others_can_read_is_refused(dev_key: Path, proxy_url: str) -> None:
-    dev_key.chmod(0o644)
+    dev_key.chmod(0o644)  # noqa: ASYNC240
     run = await cek_proxy("simulate", proxy_url, *identity(dev_key), "--launch")
     assert run.status == 2
     assert f"chmod 600 {dev_key}" in run.stderr
@@ -44,7 +44,8 @@ async def test_one_shot_turns_keep_the_session_and_print_what_the_speaker_says(
 ) -> None:
     run = await cek_proxy(
         "simulate", proxy_url, *identity(dev_key),
-        "--launch", "--say", "배송 조회", "--intent", "AskOrderStatus", "--slot", "product=무선 이어폰", "--end",
+        "--launch", "--say", "배송 조회",
+        "--intent", "AskOrderStatus", "--slot", "product=무선 이어폰", "--end",
     )  # fmt: skip
     assert run.status == 0, run.stderr
     assert run.stdout.splitlines() == [
@@ -98,7 +99,8 @@ async def test_requests_have_the_shape_of_real_cek_traffic_with_fresh_ids_and_a_
     key = load_public_key_file(dev_public_key)
     for r in received:
         signature = decode_signature(r.headers["SignatureCEK"])
-        assert isinstance(signature, bytes) and signed_by(key, r.body, signature)
+        assert isinstance(signature, bytes)
+        assert signed_by(key, r.body, signature)
     requests = [d["request"] for d in documents]
     assert [r["type"] for r in requests] == ["LaunchRequest", "IntentRequest", "IntentRequest"]
     assert len({r["requestId"] for r in requests}) == 3
@@ -164,5 +166,6 @@ async def test_speak_writes_the_answer_as_a_wav_file(dev_key: Path, proxy_url: s
     run = await cek_proxy("simulate", proxy_url, *identity(dev_key), "--launch", "--speak", wav)
     assert run.status == 0, run.stderr
     header = wav.read_bytes()[:12]
-    assert header[:4] == b"RIFF" and header[8:12] == b"WAVE"
+    assert header[:4] == b"RIFF"
+    assert header[8:12] == b"WAVE"
     assert wav.stat().st_size > 10_000  # seconds of speech, not an empty file
