@@ -8,11 +8,22 @@ from collections.abc import Callable
 import pytest
 
 from infra.settings import SECRET_KEYS
+from proxy.simulator.keys import PUBLIC_KEY_NAME, create_dev_key
 from tests.conftest import watch_secret
-from tests.support.pulumi_program import Recording, record_stack
+from tests.support.pulumi_program import ROOT, Recording, record_stack
 
 STACKS = ("dev", "staging", "prod")
 SECRET_MARKERS = {key: watch_secret(f"marker-{key}-{secrets.token_hex(8)}") for key in SECRET_KEYS}
+
+
+DEV_KEY_DIR = ROOT / ".cek-dev"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dev_stack_key() -> None:
+    """The development key the dev stack trusts, created as `cek-proxy dev-key` would when missing."""
+    if not (DEV_KEY_DIR / PUBLIC_KEY_NAME).exists():
+        create_dev_key(DEV_KEY_DIR)
 
 
 @pytest.fixture(scope="session")
