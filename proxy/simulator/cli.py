@@ -281,6 +281,8 @@ async def run_tests(args: argparse.Namespace) -> int:
         for path, suite in suites:
             results += await run_suite(path, suite, options, transport)
     print(_results_table(results))
+    if any(not r.passed for r in results):
+        print()
     for result in results:
         for failure in result.failures:
             print(f"FAIL {result.file} {result.name}: {failure}")

@@ -253,7 +253,8 @@ def test_passthrough_mode_mounts_no_chatbot_secret() -> None:
 def test_the_dev_stack_trusts_the_simulators_key_and_clovas(record: Callable[[str], Recording]) -> None:
     recording = record("dev")
     proxy = containers(recording)["proxy"]
-    assert proxy["env"]["CEK_PROXY_CEK_PUBLIC_KEY_FILES"] == "/etc/cek-proxy/keys/0.pem,/etc/cek-proxy/keys/1.pem"
+    trusted = proxy["env"]["CEK_PROXY_CEK_PUBLIC_KEY_FILES"].split(",")
+    assert trusted == ["/etc/cek-proxy/keys/0.pem", "/etc/cek-proxy/keys/1.pem"]
     contents = {r["inputs"]["dataRaw"] for r in recording.of_type("/serviceConfig:ServiceConfig")}
     assert (DEV_KEY_DIR / PUBLIC_KEY_NAME).read_text() in contents
     assert shipped_key_path().read_text() in contents
