@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,8 @@ class UsageError(Exception):
 
 
 class _AddTurn(argparse.Action):
-    """`--launch`, `--say`, `--intent` and `--end` append, in order, to one list of turns."""
+    """`--launch`, `--say`, `--intent` and `--end` append, in order, to one list of turns; `--slot`
+    adds a slot to the `--intent` before it."""
 
     def __call__(
         self,
@@ -51,25 +52,20 @@ class _AddTurn(argparse.Action):
         option: str | None = None,
     ) -> None:
         turns: list[tuple[str, Any]] = list(getattr(namespace, "turns", None) or [])
-        turns.append((self.const, values))
+        if self.const == "slot":
+            _add_slot(parser, turns, str(values))
+        else:
+            turns.append((self.const, values))
         namespace.turns = turns
 
 
-class _AddSlot(argparse.Action):
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option: str | None = None,
-    ) -> None:
-        turns = getattr(namespace, "turns", None) or []
-        if not turns or turns[-1][0] != "intent":
-            parser.error("--slot goes after an --intent")
-        name, sep, value = str(values).partition("=")
-        if not sep or not name:
-            parser.error(f"--slot {values}: expected NAME=VALUE")
-        turns[-1][1][1][name] = value
+def _add_slot(parser: argparse.ArgumentParser, turns: list[tuple[str, Any]], slot: str) -> None:
+    if not turns or turns[-1][0] != "intent":
+        parser.error("--slot goes after an --intent")
+    name, sep, value = slot.partition("=")
+    if not sep or not name:
+        parser.error(f"--slot {slot}: expected NAME=VALUE")
+    turns[-1][1][1][name] = value
 
 
 def _add_identity(parser: argparse.ArgumentParser) -> None:
@@ -111,7 +107,7 @@ def _simulate_parser(sub: Any) -> None:
         help="an IntentRequest",
     )
     parser.add_argument(
-        "--slot", action=_AddSlot, metavar="NAME=VALUE", help="a slot of the --intent before it"
+        "--slot", action=_AddTurn, const="slot", metavar="NAME=VALUE", help="a slot of the --intent before it"
     )
     parser.add_argument("--end", action=_AddTurn, nargs=0, const="end", help="a SessionEndedRequest")
     parser.add_argument(
@@ -197,7 +193,7 @@ def _say_aloud(exchange: Exchange, target: str | None, index: int) -> None:
     speak(exchange.answer.text, exchange.answer.lang or "ko", wav)
 
 
-async def _interactive_turns(free_text: FreeText) -> Any:
+async def _interactive_turns(free_text: FreeText) -> AsyncIterator[UserTurn]:
     prompt = sys.stdin.isatty()
     print(
         "Type what the user says; /launch, /end, /intent NAME k=v, /yes, /no, /guide, /cancel, /stop, /quit."
@@ -220,7 +216,7 @@ async def _interactive_turns(free_text: FreeText) -> Any:
         yield turn
 
 
-async def _one_shots(turns: list[UserTurn]) -> Any:
+async def _one_shots(turns: list[UserTurn]) -> AsyncIterator[UserTurn]:
     for turn in turns:
         yield turn
 
@@ -268,11 +264,7 @@ def _results_table(results: list[TestResult]) -> str:
 
 async def run_tests(args: argparse.Namespace) -> int:
     suites = [(path, load_suite(path)) for path in args.files]
-    key = (
-        load_dev_key(args.key)
-        if args.url or args.key != DEFAULT_PRIVATE_KEY or args.key.exists()
-        else DevKey.generate()
-    )
+    key = load_dev_key(args.key) if args.url else DevKey.generate()  # the local proxy trusts it
     options = RunOptions(
         args.url, key, args.extension_id or DEFAULT_EXTENSION_ID, _access_token(args.access_token_file)
     )
