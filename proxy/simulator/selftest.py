@@ -105,8 +105,8 @@ class Battery:
             return Check(name, False, f"{host}:{port}: {exc}")
         peer = writer.get_extra_info("peercert") or {}
         writer.close()
-        days = (ssl.cert_time_to_seconds(peer["notAfter"]) - time.time()) / 86400
-        return Check(name, days > 0, f"verified for {host}, expires in {days:.0f} days")
+        left = ssl.cert_time_to_seconds(peer["notAfter"]) - time.time()
+        return Check(name, left > 0, f"verified for {host}, expires in {_duration(left)}")
 
     async def redirect(self) -> Check:
         name = "HTTP redirects to HTTPS"
@@ -137,6 +137,12 @@ class Battery:
 
     async def run(self) -> list[Check]:
         return [await check() for check in self.checks()]
+
+
+def _duration(seconds: float) -> str:
+    """Hours under two days (Caddy's internal certificates last 12 hours), days above."""
+    hours = seconds / 3600
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
 def _launch_verdict(reply: Reply, budget: float) -> tuple[bool, str]:
