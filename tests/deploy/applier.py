@@ -225,7 +225,11 @@ class SwarmApplier(pulumi.runtime.Mocks):
         services = self.client.services.list(filters=selector)
         errors = [error for service in services if (error := _removed(service))]
         ids = {service.id for service in services}
-        _wait_gone(lambda: [c for c in self.client.containers.list(all=True) if _service_id(c) in ids])
+        _wait_gone(
+            lambda: [
+                c for c in self.client.containers.list(all=True, ignore_removed=True) if _service_id(c) in ids
+            ]
+        )
         for collection in (
             self.client.secrets,
             self.client.configs,
