@@ -83,6 +83,11 @@ $hsts		X-Content-Type-Options nosniff
 	handle {
 		respond 404
 	}
+	# Caddy 2.6 answers a body over max_size with 502 (its upstream read fails): say 413, as the proxy does.
+	handle_errors {
+		@too_large expression `{err.status_code} == 502 && {err.message}.contains("request body too large")`
+		respond @too_large "request body too large" 413
+	}
 }
 """)
 

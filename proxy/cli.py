@@ -1,4 +1,5 @@
-"""`cek-proxy` (also `python -m proxy`): `serve` (the default) or `check-config`."""
+"""`cek-proxy` (also `python -m proxy`): `serve` (the default) or `check-config`; the simulator's
+`simulate`, `dev-key`, `test` and `selftest` (proxy/simulator)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from collections.abc import Sequence
 
 from proxy.server import serve
 from proxy.settings import SettingsError, load_settings
+from proxy.simulator import cli as simulator_cli
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cek-proxy",
         description="Verified CLOVA Extensions Kit endpoint bridged to a CLOVA Chatbot. "
-        "Settings come from CEK_PROXY_* environment variables (see README).",
+        "Settings come from CEK_PROXY_* environment variables (see README). "
+        f"The simulator: cek-proxy {{{','.join(simulator_cli.COMMANDS)}}} --help.",
     )
     parser.add_argument(
         "command",
@@ -28,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in simulator_cli.COMMANDS:
+        return simulator_cli.main(arguments)
+    args = _parser().parse_args(arguments)
     try:
         settings = load_settings(os.environ)
     except SettingsError as exc:

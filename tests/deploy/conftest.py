@@ -2,7 +2,7 @@
 
 Session fixtures, in order: a Docker engine with Swarm (installed and started when missing, as root on
 Debian; without one the suite skips, but fails in CI), the base images and wheelhouse (cached), the
-stack applied by `tests.deploy.apply` with test settings (HTTPS on 127.0.0.1:18443, a test CEK key,
+stack applied by `tests.deploy.apply` with test settings (HTTPS on 127.0.0.1:18443, a `cek-proxy dev-key`,
 the stubs' CA), then the stub chatbot and stub action backend as services on the stack's internal
 network. Everything carries the run's label and is removed at the end, even after a failure.
 """
@@ -22,6 +22,7 @@ import pytest
 
 from infra.engine import engine_platform
 from infra.images import LOCAL_BASE_IMAGE, PROXY
+from proxy.simulator.keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, load_dev_key
 from tests.conftest import watch_secret
 from tests.deploy.applier import SwarmApplier, remove_stale_runs
 from tests.deploy.cluster import SUMMARY, Deployment, StubServices, note
@@ -98,15 +99,15 @@ def run_id() -> str:
 
 @pytest.fixture(scope="session")
 def test_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The test's CEK signing key and the stubs' CA, as files the stack config names."""
+    """A development key made by `cek-proxy dev-key` and the stubs' CA, as files the stack config names."""
     directory = tmp_path_factory.mktemp("deploy")
-    signer, ca = CekSigner(), TestCA()
-    (directory / "cek-test-key.pem").write_bytes(signer.public_pem)
+    subprocess.run([sys.executable, "-m", "proxy", "dev-key", "--dir", str(directory)], check=True)
+    signer, ca = CekSigner(load_dev_key(directory / PRIVATE_KEY_NAME).private_key), TestCA()
     (directory / "stubs-ca.pem").write_bytes(ca.cert_pem)
     (directory / "proxy.toml").write_text(
         '[actions.orders]\nurl = "https://stub-backend:8443/orders"\nmethod = "POST"\n'
     )
-    return {"dir": directory, "signer": signer, "ca": ca}
+    return {"dir": directory, "signer": signer, "ca": ca, "dev_key": directory / PRIVATE_KEY_NAME}
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +122,7 @@ def stack_overrides(test_files: dict[str, Any]) -> dict[str, Any]:
         "extensionIds": [EXTENSION_ID],
         "chatbotUrl": "https://stub-chatbot:8443/custom/v1/1234/deploy",
         "cekPublicKeyFiles": [
-            str(directory / "cek-test-key.pem"),
+            str(directory / PUBLIC_KEY_NAME),
             "proxy/data/clova-signature-public-key.pem",
         ],
         "upstreamCaFile": str(directory / "stubs-ca.pem"),

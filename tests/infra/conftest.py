@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from infra.settings import SECRET_KEYS
+from proxy.simulator.keys import PUBLIC_KEY_NAME, create_dev_key
 from tests.conftest import watch_secret
 from tests.support import pulumi_program
-from tests.support.pulumi_program import Recording
+from tests.support.pulumi_program import ROOT, Recording
 
 STACKS = ("dev", "staging", "prod")
 SECRET_MARKERS = {key: watch_secret(f"marker-{key}-{secrets.token_hex(8)}") for key in SECRET_KEYS}
@@ -24,6 +25,16 @@ def record_stack(
 ) -> Recording:
     """The program's recording for `stack`, built for `TARGET`."""
     return pulumi_program.record_stack(stack, secret_values, {**TARGET, **(overrides or {})})
+
+
+DEV_KEY_DIR = ROOT / ".cek-dev"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dev_stack_key() -> None:
+    """The development key the dev stack trusts, created as `cek-proxy dev-key` would when missing."""
+    if not (DEV_KEY_DIR / PUBLIC_KEY_NAME).exists():
+        create_dev_key(DEV_KEY_DIR)
 
 
 @pytest.fixture(scope="session")

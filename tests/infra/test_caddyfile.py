@@ -76,3 +76,10 @@ def test_request_headers_never_reach_the_logs() -> None:
     assert "request>headers delete" in text
     assert "\tlog {" in text
     assert "\t\tlog" not in text, "no access log"
+
+
+def test_an_oversized_body_gets_413_not_caddys_502() -> None:
+    servers = adapt(DEV)["apps"]["http"]["servers"]
+    errors = json.dumps([server.get("errors") for server in servers.values()])
+    assert "request body too large" in errors
+    assert '"status_code": 413' in errors

@@ -10,7 +10,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,9 @@ import pytest
 from infra.proxy import SECRET_FILE_SETTINGS
 from infra.settings import SECRET_KEYS
 from infra.token_store import acl_file
-from tests.infra.conftest import SECRET_MARKERS, record_stack
+from proxy.cek.keys import shipped_key_path
+from proxy.simulator.keys import PUBLIC_KEY_NAME
+from tests.infra.conftest import DEV_KEY_DIR, SECRET_MARKERS, record_stack
 from tests.support.pulumi_program import SECRET, Recording, stack_config
 
 MIB = 1024 * 1024
@@ -260,6 +262,16 @@ def test_passthrough_mode_mounts_no_chatbot_secret() -> None:
     assert proxy["env"]["CEK_PROXY_PASSTHROUGH_URL"] == "https://backend.example/cek"
     assert "CEK_PROXY_CHATBOT_SECRET_FILE" not in proxy["env"]
     assert all(not m["fileName"].endswith("chatbot-secret") for m in proxy.get("secrets", []))
+
+
+def test_the_dev_stack_trusts_the_simulators_key_and_clovas(record: Callable[[str], Recording]) -> None:
+    recording = record("dev")
+    proxy = containers(recording)["proxy"]
+    trusted = proxy["env"]["CEK_PROXY_CEK_PUBLIC_KEY_FILES"].split(",")
+    assert trusted == ["/etc/cek-proxy/keys/0.pem", "/etc/cek-proxy/keys/1.pem"]
+    contents = {r["inputs"]["dataRaw"] for r in recording.of_type("/serviceConfig:ServiceConfig")}
+    assert (DEV_KEY_DIR / PUBLIC_KEY_NAME).read_text() in contents
+    assert shipped_key_path().read_text() in contents
 
 
 def test_trusted_keys_and_the_upstream_ca_are_mounted_as_swarm_configs() -> None:
