@@ -128,21 +128,16 @@ def _event_at(timestamp: str | None) -> bytes:
     return cek_request({**request, "timestamp": timestamp})
 
 
+# Each timestamp is made when its test runs (seconds from now), not when the tests are collected.
 @pytest.mark.parametrize(
     ("timestamp", "status"),
-    [
-        (utc_now(-3600), 400),
-        (utc_now(+3600), 400),
-        (utc_now(-10), 200),
-        (None, 200),  # the console's test traffic may carry none
-        ("not a time", 200),
-    ],
+    [(-3600, 400), (+3600, 400), (-10, 200), (None, 200), ("not a time", 200)],
     ids=["an-hour-old", "an-hour-ahead", "fresh", "no-timestamp", "unreadable"],
 )
 async def test_event_requests_outside_the_freshness_window_are_refused(
-    timestamp: str | None, status: int, start_proxy: ProxyFactory, signer: CekSigner
+    timestamp: int | str | None, status: int, start_proxy: ProxyFactory, signer: CekSigner
 ) -> None:
-    body = _event_at(timestamp)
+    body = _event_at(utc_now(timestamp) if isinstance(timestamp, int) else timestamp)
     client = await start_proxy()
     resp = await client.post("/cek", data=body, headers=signer.headers(body))
     assert resp.status == status
