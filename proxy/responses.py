@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from proxy.json_codec import json_bytes
+
 JSON_UTF8 = "application/json; charset=utf-8"
-
-
-def json_bytes(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def json_response(document: Any, status: int = 200) -> web.Response:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from proxy.json_codec import json_bytes
 from proxy.strict_json import InvalidJsonError, parse_json
 
 SIGNATURE_HEADER = "X-NCP-CHATBOT_SIGNATURE"
@@ -33,7 +33,7 @@ def encode_request(user_id: str, event: str, text: str | None, timestamp_ms: int
         "bubbles": bubbles,
         "event": event,
     }
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    return json_bytes(message)
 
 
 def sign(body: bytes, secret: str) -> str:

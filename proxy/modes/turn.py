@@ -10,7 +10,7 @@ from proxy.accounts.linking import Account
 from proxy.cek.request import CekRequest
 from proxy.cek.response import cek_response
 from proxy.config_file import FileConfig, LocalizedText
-from proxy.responses import json_bytes
+from proxy.json_codec import json_bytes
 
 
 @dataclass(frozen=True)
