@@ -4,7 +4,8 @@
 - HMAC signing: `proxy.chatbot.protocol.sign` of the chatbot request.
 - JSON translation: parsing the CEK body, and the bridge's whole turn with a chatbot that answers at
   once (utterance, chatbot request, reply decoding, speech, the CEK response's bytes).
-- Access log line: the middleware's JSON line through the production formatter, to /dev/null.
+- Access log line: the middleware's JSON line through the production handler, to /dev/null (its
+  writer thread formats and writes while the loop goes on; the time includes the thread's share).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def _logging_to_devnull() -> Iterator[None]:
         try:
             yield
         finally:
+            for handler in root.handlers:
+                handler.close()
             root.handlers[:] = handlers
             root.setLevel(level)
 

@@ -1,0 +1,32 @@
+"""The batched log handler: lines carry the request id of when they were logged, none is lost."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from proxy.logs import BATCH_LINES, BatchedJsonHandler, request_id
+
+
+def test_queued_lines_are_written_on_close_with_the_request_id_they_were_logged_under() -> None:
+    stream = io.BytesIO()
+    handler = BatchedJsonHandler(stream)
+    logger = logging.getLogger("tests.batched")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for number in range(BATCH_LINES * 3):
+            token = request_id.set(f"rid-{number}")
+            logger.warning("line", extra={"fields": {"number": number, "text": "\ud800"}})
+            request_id.reset(token)
+        logger.warning("after")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        handler.close()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line.get("number") for line in lines] == [*range(BATCH_LINES * 3), None]
+    assert all(line["request_id"] == f"rid-{line['number']}" for line in lines[:-1])
+    assert "request_id" not in lines[-1]
+    assert lines[0]["text"] == "\ud800"  # escaped, as json writes it, rather than lost
