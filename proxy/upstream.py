@@ -69,6 +69,8 @@ def client_session(extra_ca_file: Path | None, limit: int = 200) -> aiohttp.Clie
         auto_decompress=False,
         headers={"Accept-Encoding": ACCEPTED_ENCODINGS},
         skip_auto_headers=("User-Agent",),
+        # Upstreams get no cookies from one another, and a jar would be searched on every call.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 
