@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.summary import level_suffix
+
 LABELS = {
     "stub": "stub direct",
     "baseline": "baseline forwarder",
+    "caddy": "Caddy alone (reverse_proxy to the stub)",
     "proxy": "proxy bridge",
     "gateway": "through the gateway (Caddy, HTTP)",
     "action_baseline": "action baseline forwarder",
@@ -14,16 +17,19 @@ LABELS = {
 }
 # Each row is compared with: (reference scenario, key prefix in the comparisons).
 COMPARED = {
+    "caddy": ("baseline", "caddy"),
     "proxy": ("baseline", "bridge"),
     "gateway": ("proxy", "gateway"),
     "relay": ("action_baseline", "relay"),
 }
 # Fixed-rate levels, and the suffix of their keys in the comparisons.
-LEVELS = {"half_baseline_peak": "", "half_proxy_peak": "_at_half_proxy_peak"}
+LEVELS = {level: level_suffix(level) for level in ("half_baseline_peak", "half_proxy_peak")}
 GOAL_LABELS = {
     "bridge_throughput_ratio": "bridge throughput / baseline",
-    "bridge_added_p99_ms": "bridge added p99 (ms)",
-    "relay_added_p99_ms": "relay added p99 (ms)",
+    "bridge_cpu_ratio": "bridge CPU per turn / baseline's",
+    "relay_throughput_ratio": "relay throughput / action baseline",
+    "bridge_added_p99_ms": "bridge added p99 at half the proxy's peak (ms)",
+    "relay_added_p99_ms": "relay added p99 at half the proxy's peak (ms)",
     "rss_growth_pct": "RSS growth, sustained run (%)",
     "scaling_ratio": "one worker per CPU / one worker",
 }
@@ -67,10 +73,25 @@ def _goals(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _against(result: dict[str, Any], name: str, reference: str) -> str:
+    """One line: throughput and CPU of comparison `name` against `reference`, and added latency."""
+    compared = result["comparisons"]
+    added = " / ".join(_range(compared[f"{name}_added_{p}_ms"], 2, "+") for p in ("p50", "p99"))
+    return (
+        f"- Against {reference}: the bridge serves {_range(compared[f'{name}_throughput_ratio'], 2)} of its "
+        f"throughput at {_range(compared[f'{name}_cpu_ratio'], 2)} times its CPU per request "
+        f"(ratios within each round); at half the proxy's peak it adds {added} ms at p50 / p99."
+    )
+
+
 def _notes(result: dict[str, Any]) -> list[str]:
     memory, scaling, micro = result["memory"], result["scaling"], result["micro_us"]
     cpu = scaling["workers_cpu_us_per_request"]
+    against = [_against(result, "bridge", "the baseline forwarder")]
+    if "bridge_vs_caddy_throughput_ratio" in result["comparisons"]:
+        against.append(_against(result, "bridge_vs_caddy", "Caddy alone"))
     return [
+        *against,
         f"- Memory: proxy peak RSS {memory['proxy_peak_rss_mib']:.1f} MiB; sustained run of "
         f"{memory['sustained_seconds']} s ({memory['sustained_requests']} launches, intents and action "
         f"calls, {memory['sustained_errors']} errors): RSS {memory['rss_before_mib']:.1f} to "

@@ -88,7 +88,6 @@ class MainResults:
     sustained: Sustained
     proxy_peak_rss_kib: int
     outcomes: dict[str, int]
-    gateway: bool
 
 
 def sustain(target: Target, profile: Profile, cpus: frozenset[int] | None) -> Sustained:
@@ -156,7 +155,6 @@ def main_phase(stack: Stack, profile: Profile) -> MainResults:
         sustained=sustained,
         proxy_peak_rss_kib=procfs.peak_rss_kib(proxy.pid),
         outcomes=proxy_outcomes(proxy.port),
-        gateway=any(s.target.name == "gateway" for s in scenarios),
     )
 
 

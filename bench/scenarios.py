@@ -57,7 +57,8 @@ class Scenarios:
 
 
 def main_scenarios(stack: Stack, upstreams: Upstreams, proxy: Service) -> list[Scenario]:
-    """Stub direct, baseline, proxy bridge, gateway (when Caddy is there), action baseline, relay."""
+    """Stub direct, baseline, Caddy alone and the gateway (when Caddy is there), proxy bridge, action
+    baseline, relay."""
     turn = traffic.cek_turn()
     cek_backend = traffic.cek_post(stack.signer, traffic.CEK_BACKEND_PATH, turn)
     bridge = traffic.cek_post(stack.signer, "/cek", turn)
@@ -67,6 +68,9 @@ def main_scenarios(stack: Stack, upstreams: Upstreams, proxy: Service) -> list[S
     )  # its port: the CEK backend
     baseline = stack.baseline("baseline", upstreams.cek_base)
     built.add("baseline", "cek", (baseline,), cek_backend, CEK_BACKEND_ANSWER)
+    caddy = stack.caddy_alone(upstreams.cek_port)
+    if caddy is not None:
+        built.add("caddy", "cek", (caddy,), cek_backend, CEK_BACKEND_ANSWER)
     built.add("proxy", "cek", (proxy,), bridge, BRIDGED_ANSWER)
     gateway = stack.gateway(proxy.port)
     if gateway is not None:

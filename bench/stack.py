@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bench import processes, traffic
-from bench.gateway import caddy_binary, start_gateway
+from bench.gateway import caddy_binary, start_caddy
 from bench.processes import Service
 from tests.support.cek import CekSigner
 
@@ -119,8 +119,15 @@ class Stack:
         ]
 
     def gateway(self, upstream_port: int) -> Service | None:
-        """Caddy in front of the proxy, or None when Caddy is not installed."""
+        """Caddy in front of the proxy (on the harness's CPUs), or None when Caddy is not installed."""
+        return self._caddy("gateway", upstream_port, self.cpus.harness)
+
+    def caddy_alone(self, upstream_port: int) -> Service | None:
+        """Caddy as the server under test (on the server's CPU), or None when it is not installed."""
+        return self._caddy("caddy", upstream_port, self.cpus.server)
+
+    def _caddy(self, name: str, upstream_port: int, cpus: frozenset[int] | None) -> Service | None:
         binary = caddy_binary()
         if binary is None:
             return None
-        return self._keep(start_gateway(binary, upstream_port, self.workdir, self.cpus.harness))
+        return self._keep(start_caddy(binary, name, upstream_port, self.workdir, cpus))

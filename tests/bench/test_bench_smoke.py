@@ -22,7 +22,14 @@ SCENARIOS = {"stub", "baseline", "proxy", "action_baseline", "relay"}
 PEAK = {"rps", "p50_ms", "p90_ms", "p99_ms", "cpu_us_per_request", "requests", "errors"}
 FIXED = {"offered_rps", "achieved_rps", "p50_ms", "p90_ms", "p99_ms", "late", "errors", "overloaded"}
 COMPARISONS = {
-    f"{k}_{f}" for k in ("bridge", "relay") for f in ("throughput_ratio", "added_p50_ms", "added_p99_ms")
+    f"{k}_{f}"
+    for k in ("bridge", "relay")
+    for f in ("throughput_ratio", "cpu_ratio", "added_p50_ms", "added_p99_ms")
+}
+CADDY_COMPARISONS = {
+    "caddy_throughput_ratio",
+    "bridge_vs_caddy_throughput_ratio",
+    "bridge_vs_caddy_cpu_ratio",
 }
 MEMORY = {"proxy_peak_rss_mib", "rss_before_mib", "rss_after_mib", "rss_growth_pct", "sustained_requests"}
 SCALING = {"workers", "one_worker_rps", "workers_rps", "ratio", "cpu_bound_ratio", "peak_rss_mib"}
@@ -55,8 +62,11 @@ def test_every_scenario_has_peak_and_fixed_rate_figures(result: dict[str, Any]) 
         assert scenario["peak"]["requests"] > 0, name
 
 
-def test_the_gateway_is_measured_where_caddy_is_installed(result: dict[str, Any]) -> None:
-    assert ("gateway" in result["scenarios"]) == (result["run"]["caddy"] is not None)
+def test_the_gateway_and_caddy_alone_are_measured_where_caddy_is_installed(result: dict[str, Any]) -> None:
+    installed = result["run"]["caddy"] is not None
+    assert ("gateway" in result["scenarios"]) == installed
+    assert ("caddy" in result["scenarios"]) == installed
+    assert (set(result["comparisons"]) >= CADDY_COMPARISONS) == installed
 
 
 def test_comparisons_memory_scaling_and_micro_costs_are_reported(result: dict[str, Any]) -> None:
