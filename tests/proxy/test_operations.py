@@ -113,6 +113,8 @@ async def test_log_lines_are_json_with_request_ids_and_no_secrets(
     proxy.process.send_signal(signal.SIGTERM)
     await asyncio.to_thread(proxy.process.wait, 15)
     lines = proxy.log_lines()
+    # the event loop `python -m proxy` runs, in the bench and in the image alike
+    assert [line["event_loop"] for line in lines if line["message"] == "serving"] == ["uvloop.Loop"]
     access = [line for line in lines if line.get("path") == "/cek"]
     assert access[0]["status"] == 200
     assert access[0]["cek_type"] == "IntentRequest"
