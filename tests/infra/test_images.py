@@ -73,3 +73,12 @@ def test_the_wheelhouse_accepts_every_manylinux_wheel_bookworm_runs() -> None:
     platforms = manylinux_platforms("x86_64")
     assert {"manylinux_2_36_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"} <= set(platforms)
     assert "manylinux_2_38_x86_64" not in platforms
+
+
+def test_the_proxy_image_runs_what_the_bench_measures() -> None:
+    """`python -m proxy` (uvloop, orjson) from the runtime lock, as the bench starts it."""
+    dockerfile = (ROOT / PROXY.dockerfile).read_text()
+    assert 'ENTRYPOINT ["python3", "-m", "proxy"]' in dockerfile
+    assert "--requirement /tmp/runtime.lock" in dockerfile
+    locked = {line.split("==")[0] for line in (ROOT / "requirements/runtime.lock").read_text().splitlines()}
+    assert {"uvloop", "orjson"} <= locked
