@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics import MetricWrapperBase
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5)
+M = TypeVar("M", bound=MetricWrapperBase)
 
 
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
+        self._children: dict[tuple[object, ...], MetricWrapperBase] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "cek_proxy_requests",
@@ -44,6 +49,15 @@ class Metrics:
             "CEK requests answered again from the idempotency window (identical signed bodies)",
             registry=self.registry,
         )
+
+    def child(self, metric: M, *labels: str) -> M:
+        """`metric.labels(*labels)`, looked up once: every label set is bounded (see the call sites),
+        and `labels()` checks its arguments and takes a lock on each call."""
+        key = (id(metric), *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return cast(M, found)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -62,10 +62,11 @@ def client_session(extra_ca_file: Path | None, limit: int = 200) -> aiohttp.Clie
     connector = aiohttp.TCPConnector(
         ssl=client_ssl_context(extra_ca_file), limit=limit, ttl_dns_cache=30, keepalive_timeout=30
     )
-    # Per-call deadlines are applied in Upstream.request; `total` is only a backstop.
+    # Every call has its deadline from Upstream.request, which is the only user of the session; a
+    # session-wide `total` as well would arm and cancel a second timer per call for nothing.
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=30, sock_connect=CONNECT_TIMEOUT),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
         auto_decompress=False,
         headers={"Accept-Encoding": ACCEPTED_ENCODINGS},
         skip_auto_headers=("User-Agent",),
@@ -170,7 +171,8 @@ class Upstream:
             outcome = failure.kind
             raise
         finally:
-            self._metrics.upstream_latency.labels(self.name, outcome).observe(time.perf_counter() - started)
+            latency = self._metrics.child(self._metrics.upstream_latency, self.name, outcome)
+            latency.observe(time.perf_counter() - started)
 
     async def _attempts(
         self,

@@ -82,10 +82,11 @@ async def _relay(request: web.Request, name: str) -> web.Response:
         raise RefusedError(503, "token_store_unavailable", "the token store cannot be reached") from exc
     if token is None:
         raise RefusedError(401, "account_not_linked", "no linked account is known for this user")
+    url = str(URL(action.url).extend_query(request.query)) if request.query_string else action.url
     try:
         reply = await request.app[ACTION_UPSTREAM].request(
             action.method,
-            str(URL(action.url).extend_query(request.query)),
+            url,
             data=body or None,
             headers=_backend_headers(request, action, token),
             timeout=action.timeout,
@@ -108,5 +109,6 @@ async def action_endpoint(request: web.Request) -> web.Response:
         response, outcome = refusal.response(), refusal.code
     request[OUTCOME] = outcome
     known = name if name in request.app[SETTINGS].config.actions else "unknown"
-    request.app[METRICS].actions.labels(known, outcome).inc()
+    metrics = request.app[METRICS]
+    metrics.child(metrics.actions, known, outcome).inc()
     return response

@@ -52,7 +52,8 @@ async def _verified_request(request: web.Request) -> tuple[CekRequest, bytes]:
     body = await read_body(request, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     verdict = await request.app[VERIFIER].verify(body, request.headers.get("SignatureCEK"))
     if verdict is not Verdict.OK:
-        request.app[METRICS].signature_failures.labels(verdict.value).inc()
+        metrics = request.app[METRICS]
+        metrics.child(metrics.signature_failures, verdict.value).inc()
         raise RefusedError(401, "invalid_signature", "SignatureCEK is missing or invalid")
     try:
         cek = parse_cek_request(parse_json(body))
@@ -74,7 +75,8 @@ async def cek_endpoint(request: web.Request) -> web.Response:
         cek, body = await _verified_request(request)
     except RefusedError as refused:
         request[OUTCOME] = refused.code
-        request.app[METRICS].requests.labels(type_label(request.get(CEK_TYPE)), refused.code).inc()
+        metrics = request.app[METRICS]
+        metrics.child(metrics.requests, type_label(request.get(CEK_TYPE)), refused.code).inc()
         return refused.response()
     try:
         result = await request.app[REPLAYS].once(
@@ -83,10 +85,11 @@ async def cek_endpoint(request: web.Request) -> web.Response:
     except TimeoutError:
         # An identical request still being answered elsewhere took this one's whole budget.
         result = request.app[VOICE].apology(cek, "turn_timeout")
+    metrics = request.app[METRICS]
     if result.outcome == REPLAYED:
-        request.app[METRICS].replays.inc()
+        metrics.replays.inc()
     request[OUTCOME] = result.outcome
-    request.app[METRICS].requests.labels(type_label(cek.type), result.outcome).inc()
+    metrics.child(metrics.requests, type_label(cek.type), result.outcome).inc()
     return web.Response(body=result.body, headers={"Content-Type": CEK_CONTENT_TYPE})
 
 
