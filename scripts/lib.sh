@@ -96,6 +96,17 @@ ensure_venv() {
   fi
 }
 
+# Closes every descriptor above 2 in the current (sub)shell, so that a daemon started from it holds
+# nothing of its caller's: a lock taken with flock(1), a pipe someone waits on.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
 # A Docker engine that answers, with Swarm active. A running engine is used as it is (a user's
 # machine); otherwise, as root on Debian/Ubuntu, docker.io is installed and dockerd started in the
 # background (log: .cache/dockerd.log). A one-node Swarm is initialised when none is active.
@@ -112,7 +123,9 @@ ensure_docker_swarm() {
         die "the Docker engine is not running or not usable by $(id -un): start it (sudo systemctl start docker)"
       mkdir -p "$ROOT/.cache"
       echo "starting dockerd (log: .cache/dockerd.log)"
-      setsid dockerd >"$ROOT/.cache/dockerd.log" 2>&1 </dev/null &
+      # Without the descriptors this shell inherited: started under `flock /tmp/cek-deploy.lock`,
+      # dockerd would otherwise hold the lock for as long as it runs.
+      (close_inherited_fds && exec setsid dockerd >"$ROOT/.cache/dockerd.log" 2>&1 </dev/null) &
       local waited=0
       until docker info >/dev/null 2>&1; do
         [ "$waited" -lt 60 ] || die "dockerd did not answer within 60 s; see .cache/dockerd.log"
