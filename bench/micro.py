@@ -29,7 +29,7 @@ from proxy.chatbot.client import ChatbotClient
 from proxy.chatbot.protocol import ChatbotReply, decode_reply, encode_request, sign
 from proxy.config_file import load_file_config
 from proxy.identity import UserIds
-from proxy.logs import configure_logging, request_id
+from proxy.logs import configure_logging, log_fields, request_id
 from proxy.middlewares import access_log
 from proxy.modes.bridge import Bridge
 from proxy.modes.turn import Voice
@@ -94,9 +94,7 @@ def _logging_to_devnull() -> Iterator[None]:
 
 def _log_access_line() -> None:
     fields = {"method": "POST", "path": "/cek", "status": 200, "duration_ms": 1.23}
-    access_log.info(
-        "request", extra={"fields": {**fields, "cek_type": "IntentRequest", "outcome": "answered"}}
-    )
+    log_fields(access_log, "request", {**fields, "cek_type": "IntentRequest", "outcome": "answered"})
 
 
 def micro_costs(config: Path, iterations: int) -> dict[str, float]:

@@ -8,7 +8,8 @@ On the event loop a log call only makes its record and queues it, with the reque
 moment; a writer thread turns the queue into lines and writes them with one `write()` a batch,
 every `WRITE_INTERVAL` or sooner when `BATCH_LINES` are waiting. What is queued is written at
 exit (`logging.shutdown`, run at interpreter exit, closes the handler); a process killed outright
-loses at most the last interval's lines.
+loses at most the last interval's lines. The access log's line (`log_fields`) skips even the record
+when that handler is the only place it would go.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import orjson
 
@@ -31,7 +32,25 @@ BATCH_LINES = 256
 _CAPTURED = "request_id"  # the record attribute the id is captured in when the line is made later
 
 
-def _line(record: logging.LogRecord) -> dict[str, Any]:
+class QueuedLine(NamedTuple):
+    """A line queued without a LogRecord: what `_line` reads of one, taken when it was logged."""
+
+    created: float
+    levelname: str
+    name: str
+    message: str
+    request_id: str | None
+    fields: dict[str, Any]
+
+    @property
+    def msecs(self) -> float:
+        return (self.created % 1) * 1000
+
+    def getMessage(self) -> str:  # noqa: N802 - LogRecord's name
+        return self.message
+
+
+def _line(record: logging.LogRecord | QueuedLine) -> dict[str, Any]:
     line: dict[str, Any] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         + f".{int(record.msecs):03d}Z",
@@ -39,18 +58,22 @@ def _line(record: logging.LogRecord) -> dict[str, Any]:
         "logger": record.name,
         "message": record.getMessage(),
     }
-    rid = record.__dict__[_CAPTURED] if _CAPTURED in record.__dict__ else request_id.get()
+    if isinstance(record, QueuedLine):
+        rid = record.request_id
+    else:
+        rid = record.__dict__[_CAPTURED] if _CAPTURED in record.__dict__ else request_id.get()
     if rid is not None:
         line["request_id"] = rid
     fields = getattr(record, "fields", None)
     if isinstance(fields, dict):
         line.update(fields)
-    if record.exc_info and record.exc_info[0] is not None:
-        line["error_type"] = record.exc_info[0].__name__
+    exc_info = getattr(record, "exc_info", None)
+    if exc_info and exc_info[0] is not None:
+        line["error_type"] = exc_info[0].__name__
     return line
 
 
-def line_bytes(record: logging.LogRecord) -> bytes:
+def line_bytes(record: logging.LogRecord | QueuedLine) -> bytes:
     """The record's JSON line, without its newline."""
     line = _line(record)
     try:
@@ -71,7 +94,7 @@ class BatchedJsonHandler(logging.Handler):
     def __init__(self, stream: IO[bytes]) -> None:
         super().__init__()
         self._stream = stream
-        self._queue: deque[logging.LogRecord] = deque()
+        self._queue: deque[logging.LogRecord | QueuedLine] = deque()
         self._wake = threading.Event()
         self._closing = False
         self._writer = threading.Thread(target=self._run, name="log-writer", daemon=True)
@@ -86,7 +109,14 @@ class BatchedJsonHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         record.__dict__[_CAPTURED] = request_id.get()
-        self._queue.append(record)
+        self._enqueue(record)
+
+    def queue_fields(self, logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+        """An INFO line with `fields`, as `logger.info(message, extra={"fields": fields})` would give."""
+        self._enqueue(QueuedLine(time.time(), "INFO", logger.name, message, request_id.get(), fields))
+
+    def _enqueue(self, item: logging.LogRecord | QueuedLine) -> None:
+        self._queue.append(item)
         if len(self._queue) >= BATCH_LINES:
             self._wake.set()
 
@@ -98,7 +128,7 @@ class BatchedJsonHandler(logging.Handler):
 
     def _write_queued(self) -> None:
         lines = []
-        record = None
+        record: logging.LogRecord | QueuedLine | None = None
         try:
             while True:
                 record = self._queue.popleft()
@@ -111,7 +141,7 @@ class BatchedJsonHandler(logging.Handler):
             self._stream.write(b"\n".join(lines) + b"\n")
             self._stream.flush()
         except Exception:  # a closed or broken stream: the lines are lost, the service goes on
-            self.handleError(record or logging.makeLogRecord({}))
+            self.handleError(record if isinstance(record, logging.LogRecord) else logging.makeLogRecord({}))
 
     def flush(self) -> None:
         if not self._writer.is_alive():
@@ -124,6 +154,34 @@ class BatchedJsonHandler(logging.Handler):
             self._writer.join(timeout=5)
         self._write_queued()
         super().close()
+
+
+def _sole_handler(logger: logging.Logger) -> BatchedJsonHandler | None:
+    """The batched handler, when it is the only handler an INFO line of `logger` reaches and
+    nothing on the way filters."""
+    current: logging.Logger | None = logger
+    while current is not None and current.parent is not None:  # up to the root
+        if current.handlers or current.filters or not current.propagate:
+            return None
+        current = current.parent
+    handlers = logging.root.handlers
+    if current is None or current.filters or len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    if type(handler) is not BatchedJsonHandler or handler.filters or handler.level > logging.INFO:
+        return None
+    return handler
+
+
+def log_fields(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
+    """`logger.info(message, extra={"fields": fields})`, queued without a LogRecord where it can be."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handler = _sole_handler(logger)
+    if handler is None:
+        logger.info(message, extra={"fields": fields})
+    else:
+        handler.queue_fields(logger, message, fields)
 
 
 def _binary(stream: IO[str] | None) -> IO[bytes]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-import secrets
 import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from proxy.logs import request_id
+from proxy.logs import log_fields, request_id
 from proxy.responses import json_error
 from proxy.state import CEK_TYPE, OUTCOME
 
@@ -23,7 +23,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 def _request_id(request: web.Request) -> str:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    return incoming if _SAFE_ID.match(incoming) else secrets.token_hex(16)
+    return incoming if _SAFE_ID.match(incoming) else os.urandom(16).hex()
 
 
 @web.middleware
@@ -42,19 +42,15 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("unhandled error", extra={"fields": {"path": request.path}})
         response = json_error(500, "internal_error", "internal error")
     finally:
-        access_log.info(
-            "request",
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": request.path,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "cek_type": request.get(CEK_TYPE),
-                    "outcome": request.get(OUTCOME),
-                }
-            },
-        )
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "cek_type": request.get(CEK_TYPE),
+            "outcome": request.get(OUTCOME),
+        }
+        log_fields(access_log, "request", fields)
         request_id.reset(token)
     response.headers[REQUEST_ID_HEADER] = rid
     return response
