@@ -14,12 +14,16 @@ import pulumi
 
 from infra.container_host import ContainerHost, ContainerHostArgs
 from infra.gateway import Gateway, GatewayArgs
+from infra.placement import stack_placement
 from infra.proxy import Proxy, ProxyArgs
 from infra.secrets_store import SecretsStore, SecretsStoreArgs
 from infra.settings import load_settings
 from infra.token_store import TokenStore, TokenStoreArgs
 
 settings = load_settings()
+placement = stack_placement(settings)
+for warning in placement.warnings:
+    pulumi.log.warn(warning)
 host = ContainerHost("host", ContainerHostArgs(host=settings.docker_host, ssh_opts=settings.docker_ssh_opts))
 on_host = pulumi.ResourceOptions(providers=[host.provider])
 secrets = SecretsStore(
@@ -29,11 +33,9 @@ token_store = (
     TokenStore(
         "token-store",
         TokenStoreArgs(
-            environment=settings.environment,
-            base_image=settings.base_image,
-            build_platform=settings.build_platform,
+            settings=settings,
             network=host.internal_network,
-            limits=settings.token_store_limits,
+            placement=placement.token_store,
             password=settings.secrets["tokenStorePassword"],
         ),
         on_host,
@@ -48,12 +50,19 @@ proxy = Proxy(
         host=host,
         secrets=secrets,
         token_store_url=token_store.url if token_store else None,
+        placement=placement.proxy,
     ),
     on_host,
 )
 gateway = Gateway(
     "gateway",
-    GatewayArgs(settings=settings, host=host, upstream_host=proxy.dns_name, upstream_port=proxy.port),
+    GatewayArgs(
+        settings=settings,
+        host=host,
+        upstream_host=proxy.dns_name,
+        upstream_port=proxy.port,
+        placement=placement.gateway,
+    ),
     on_host,
 )
 

@@ -2,23 +2,27 @@
 
     python -m infra.build_images bases        # one Debian rootfs per image (mmdebstrap), docker-imported
     python -m infra.build_images wheelhouse   # wheels of requirements/runtime.lock for the images' Python
+    python -m infra.build_images caddy        # the gateway's Caddy, from the Go module images/gateway/caddy
     python -m infra.build_images images       # the three images with `docker build` (tests use this)
 
 Everything is built for a target platform: `--platform linux/arm64`, or `--stack prod` for the
 stack's (its `buildPlatform`, else the platform of its `dockerHost` engine, asked over its
 `dockerSshOpts` as the program does), else the engine DOCKER_HOST names (or the local socket).
 The wheelhouse is downloaded on this machine for that platform and the images' CPython (pip
-`--platform`, binary wheels only), into `build/wheelhouse/<os>-<architecture>`.
+`--platform`, binary wheels only), into `build/wheelhouse/<os>-<architecture>`. Caddy is built here
+too, with Go (1.25 or newer) and no cgo, for that platform: `images/gateway/build/caddy/<os>-<arch>/caddy`
+(modules from the Go module proxy, cached under ~/.cache/go-mod unless GOMODCACHE says otherwise).
 
-`pulumi up` builds the images itself (`docker.Image`); it needs the wheelhouse, and the bases when the
-stack sets `baseImage: local`. Every step is skipped when its result already exists: base tags and
-image tags are content hashes, and the wheelhouse records the lock it was built from.
+`pulumi up` builds the images itself (`docker.Image`); it needs the wheelhouse and Caddy, and the
+bases when the stack sets `baseImage: local`. Every step is skipped when its result already exists:
+base tags and image tags are content hashes; the wheelhouse and Caddy record what they were built from.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -31,11 +35,13 @@ from pathlib import Path
 from infra.engine import PLATFORMS, WHEEL_MACHINES, engine_platform
 from infra.images import (
     ALL_IMAGES,
+    CADDY_MODULE,
     DEBIAN_SOURCES,
     DEBIAN_SUITE,
     LOCAL_BASE_IMAGE,
     RUNTIME_LOCK,
     ImageSpec,
+    caddy_binary,
     wheelhouse,
 )
 from infra.stack_files import ROOT, plain_settings
@@ -86,6 +92,33 @@ def build_wheelhouse(platform: str) -> Path:
         "--python-version", IMAGE_PYTHON, "--abi", f"cp{IMAGE_PYTHON.replace('.', '')}",
         "--dest", str(target), "--requirement", str(ROOT / RUNTIME_LOCK),
     ])  # fmt: skip
+    stamp.write_text(wanted)
+    return target
+
+
+def build_caddy(platform: str) -> Path:
+    """The gateway's Caddy for `platform`, from the pinned Go module (a static binary: no cgo)."""
+    target = ROOT / caddy_binary(platform)
+    stamp = target.with_name(".built-from")
+    sources = sorted(path for path in (ROOT / CADDY_MODULE).iterdir() if path.is_file())
+    digest = hashlib.sha256(b"".join(path.name.encode() + b"\0" + path.read_bytes() for path in sources))
+    wanted = f"{digest.hexdigest()} {platform}\n"
+    if target.is_file() and stamp.is_file() and stamp.read_text() == wanted:
+        return target
+    go = shutil.which("go")
+    if go is None:
+        raise SystemExit(
+            "caddy: Go 1.25 or newer is needed to build the gateway's Caddy (https://go.dev/dl/)"
+        )
+    os_name, arch = platform.split("/")
+    env = {**os.environ, "CGO_ENABLED": "0", "GOOS": os_name, "GOARCH": arch, "GOFLAGS": "-mod=readonly"}
+    env.setdefault("GOMODCACHE", str(Path.home() / ".cache" / "go-mod"))
+    subprocess.run(
+        [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(target), "."],
+        cwd=ROOT / CADDY_MODULE,
+        env=env,
+        check=True,
+    )
     stamp.write_text(wanted)
     return target
 
@@ -141,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m infra.build_images",
         description="Build the base images, the wheelhouse and the images, with no registry.",
     )
-    parser.add_argument("steps", nargs="+", choices=("bases", "wheelhouse", "images"))
+    parser.add_argument("steps", nargs="+", choices=("bases", "wheelhouse", "caddy", "images"))
     parser.add_argument(
         "--base-image",
         default=LOCAL_BASE_IMAGE,
@@ -157,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _timed(f"base {spec.name}", partial(build_base, spec, platform))
     if "wheelhouse" in args.steps:
         _timed("wheelhouse", partial(build_wheelhouse, platform))
+    if "caddy" in args.steps:
+        _timed("caddy", partial(build_caddy, platform))
     for spec in ALL_IMAGES if "images" in args.steps else ():
         _timed(f"image {spec.name}", partial(build_image, spec, platform, args.base_image))
     return 0

@@ -24,7 +24,7 @@ from infra.stack_files import plain_settings
 PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 # The platform -> the machine name in manylinux wheel tags.
 WHEEL_MACHINES = {platform: machine for machine, platform in PLATFORMS.items()}
-_INFO = ["docker", "info", "--format", "{{.Architecture}}"]
+_INFO = ["info", "--format", "{{.Architecture}}"]
 
 
 class EngineError(RuntimeError):
@@ -65,7 +65,7 @@ def connect(settings: EngineSettings) -> docker.DockerClient:
 
 def engine_platform(host: str, ssh_opts: Sequence[str] = ()) -> str:
     """`linux/amd64` or `linux/arm64`: the platform of the engine at `host` ("" for the default)."""
-    architecture = _ask(info_command(host, ssh_opts))
+    architecture = ask_engine(host, ssh_opts, _INFO)
     try:
         return PLATFORMS[architecture]
     except KeyError:
@@ -74,12 +74,22 @@ def engine_platform(host: str, ssh_opts: Sequence[str] = ()) -> str:
 
 def info_command(host: str, ssh_opts: Sequence[str] = ()) -> list[str]:
     """`docker info` run against `host`: over ssh (with `ssh_opts`) for ssh://, else `docker --host`."""
+    return docker_command(host, ssh_opts, _INFO)
+
+
+def docker_command(host: str, ssh_opts: Sequence[str], args: Sequence[str]) -> list[str]:
+    """`docker <args>` run against `host`: over ssh (with `ssh_opts`) for ssh://, else `docker --host`."""
     if not host.startswith("ssh://"):
-        return ["docker", *(["--host", host] if host else []), *_INFO[1:]]
+        return ["docker", *(["--host", host] if host else []), *args]
     target = urlsplit(host)
     destination = f"{target.username}@{target.hostname}" if target.username else str(target.hostname)
     port = ["-p", str(target.port)] if target.port else []
-    return ["ssh", *ssh_opts, *port, "--", destination, *_INFO]
+    return ["ssh", *ssh_opts, *port, "--", destination, "docker", *args]
+
+
+def ask_engine(host: str, ssh_opts: Sequence[str], args: Sequence[str]) -> str:
+    """What `docker <args>` prints, run against the engine at `host` as the program reaches it."""
+    return _ask(docker_command(host, ssh_opts, args))
 
 
 def _ask(command: list[str]) -> str:

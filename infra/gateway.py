@@ -1,8 +1,9 @@
 """Gateway: Caddy terminating TLS in front of the proxy replicas; the only service publishing ports.
 
 Its ports are published in host mode (Swarm's ingress mesh needs IPVS, which not every kernel has),
-so its task runs on the manager, the node the domain points to, and it updates stop-first: a second
-task could not bind the same host ports.
+so its task runs on a node the domain points to (one labelled for it, else a manager: see
+infra/placement.py), and it updates stop-first: a second task could not bind the same host ports.
+That one node is the stack's single point of ingress.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pulumi_docker as docker
 from infra import swarm
 from infra.caddyfile import CONTAINER_HTTP_PORT, CONTAINER_HTTPS_PORT, CaddyfileParams, render_caddyfile
 from infra.container_host import ContainerHost
-from infra.images import GATEWAY, local_image
+from infra.images import GATEWAY, service_auth, stack_image
+from infra.placement import Placement
 from infra.settings import StackSettings
 
 CADDYFILE_PATH = "/etc/cek-gateway/Caddyfile"  # where images/gateway/Dockerfile reads it
@@ -37,6 +39,7 @@ class GatewayArgs:
     host: ContainerHost
     upstream_host: str
     upstream_port: int
+    placement: Placement
 
 
 class Gateway(pulumi.ComponentResource):
@@ -44,7 +47,7 @@ class Gateway(pulumi.ComponentResource):
         super().__init__("cek-proxy:swarm:Gateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        image = local_image(f"{name}-image", GATEWAY, settings.base_image, settings.build_platform, child)
+        image = stack_image(f"{name}-image", GATEWAY, settings, child)
         caddyfile = swarm.config_file(
             f"{name}-caddyfile",
             caddyfile_text(args),
@@ -61,7 +64,7 @@ class Gateway(pulumi.ComponentResource):
                 environment=settings.environment,
                 container=swarm.ContainerArgs(
                     spec=GATEWAY,
-                    image=image.image_name,
+                    image=image,
                     healthcheck=HEALTHCHECK,
                     configs=[caddyfile],
                     mounts=[
@@ -78,7 +81,8 @@ class Gateway(pulumi.ComponentResource):
                     _host_port("https", CONTAINER_HTTPS_PORT, settings.https_port),
                     _host_port("http", CONTAINER_HTTP_PORT, settings.http_port),
                 ],
-                placement=docker.ServiceTaskSpecPlacementArgs(constraints=["node.role == manager"]),
+                placement=args.placement.args(),
+                auth=service_auth(settings),
             ),
             child,
         )

@@ -19,9 +19,13 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from infra.settings import Registry, StackSettings
 from infra.stack_files import ROOT
 
 WHEELHOUSE = Path("build/wheelhouse")
+# The gateway's Caddy, built from the Go module in images/gateway/caddy (`infra.build_images caddy`).
+CADDY_MODULE = Path("images/gateway/caddy")
+CADDY_BUILDS = Path("images/gateway/build/caddy")
 RUNTIME_LOCK = Path("requirements/runtime.lock")
 LOCAL_BASE_IMAGE = "local"
 DEBIAN_SUITE = "bookworm"
@@ -46,6 +50,8 @@ class ImageSpec:
     uid: int
     # Installs Python wheels: its build gets the wheelhouse of its platform (`WHEELHOUSE`).
     wheels: bool = False
+    # Ships the Caddy binary of its platform (`CADDY_BUILDS`, relative to its context).
+    caddy: bool = False
 
     @property
     def user(self) -> str:
@@ -62,6 +68,8 @@ class ImageSpec:
         args = {"BASE_IMAGE": base_image, "PACKAGES": " ".join(self.packages), "APP_UID": str(self.uid)}
         if self.wheels:
             args["WHEELHOUSE"] = wheelhouse(platform).as_posix()
+        if self.caddy:
+            args["CADDY_BINARY"] = caddy_binary(platform).relative_to(self.context).as_posix()
         return args
 
     def tag(self, base_image: str, platform: str) -> str:
@@ -86,9 +94,10 @@ GATEWAY = ImageSpec(
     name="gateway",
     context=Path("images/gateway"),
     dockerfile=Path("images/gateway/Dockerfile"),
-    sources=(),
-    packages=("caddy", "ca-certificates", *INSPECTION_PACKAGES),
+    sources=(CADDY_MODULE,),
+    packages=("ca-certificates", *INSPECTION_PACKAGES),
     uid=10002,
+    caddy=True,
 )
 TOKEN_STORE = ImageSpec(
     name="token-store",
@@ -106,24 +115,57 @@ def wheelhouse(platform: str) -> Path:
     return WHEELHOUSE / platform.replace("/", "-")
 
 
-def local_image(
-    name: str, spec: ImageSpec, configured_base: str, platform: str, opts: pulumi.ResourceOptions
-) -> docker.Image:
-    """Build `spec` for `platform` on the target engine and keep it there (no registry): services use
-    its content tag."""
-    base = spec.base_image(configured_base, platform)
-    return docker.Image(
+def caddy_binary(platform: str) -> Path:
+    """The gateway's Caddy for images of `platform`: `images/gateway/build/caddy/linux-arm64/caddy`."""
+    return CADDY_BUILDS / platform.replace("/", "-") / "caddy"
+
+
+def stack_image(
+    name: str,
+    spec: ImageSpec,
+    settings: StackSettings,
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Output[str]:
+    """Build `spec` on the target engine; the reference its service runs.
+
+    With a registry the image is pushed there and named by its digest (`<server>/cek-proxy/proxy@sha256:…`),
+    which every node can pull and which no later push can move. Without one it stays on the engine
+    that built it and the service names its content tag."""
+    base = spec.base_image(settings.base_image, settings.build_platform)
+    tag = spec.tag(base, settings.build_platform)
+    registry = settings.registry
+    image = docker.Image(
         name,
-        image_name=spec.tag(base, platform),
+        image_name=f"{registry.server}/{tag}" if registry else tag,
         build=docker.DockerBuildArgs(
             context=_relative(spec.context),
             dockerfile=_relative(spec.dockerfile),
-            args=spec.build_args(base, platform),
-            platform=platform,
+            args=spec.build_args(base, settings.build_platform),
+            platform=settings.build_platform,
         ),
-        skip_push=True,
+        registry=_registry_args(registry),
+        skip_push=registry is None,
         opts=opts,
     )
+    return image.repo_digest if registry else image.image_name
+
+
+def service_auth(settings: StackSettings) -> docker.ServiceAuthArgs | None:
+    """The login Swarm passes to the nodes that pull a service's image (None: no login needed)."""
+    registry = settings.registry
+    if registry is None or not registry.username:
+        return None
+    return docker.ServiceAuthArgs(
+        server_address=registry.server, username=registry.username, password=registry.password
+    )
+
+
+def _registry_args(registry: Registry | None) -> docker.RegistryArgs | None:
+    if registry is None:
+        return None
+    if not registry.username:
+        return docker.RegistryArgs(server=registry.server)
+    return docker.RegistryArgs(server=registry.server, username=registry.username, password=registry.password)
 
 
 def _relative(path: Path) -> str:

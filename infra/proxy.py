@@ -12,7 +12,8 @@ import pulumi
 
 from infra import swarm
 from infra.container_host import ContainerHost
-from infra.images import PROXY, local_image
+from infra.images import PROXY, service_auth, stack_image
+from infra.placement import Placement
 from infra.secrets_store import SecretsStore
 from infra.settings import AccountLinking, StackSettings, read_project_file
 
@@ -46,6 +47,7 @@ class ProxyArgs:
     host: ContainerHost
     secrets: SecretsStore
     token_store_url: str | None
+    placement: Placement
 
 
 class Proxy(pulumi.ComponentResource):
@@ -53,7 +55,7 @@ class Proxy(pulumi.ComponentResource):
         super().__init__("cek-proxy:swarm:Proxy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.settings
-        image = local_image(f"{name}-image", PROXY, settings.base_image, settings.build_platform, child)
+        image = stack_image(f"{name}-image", PROXY, settings, child)
         files = project_files(settings)
         if (config_text := config_file(settings)) is not None:
             files[CONFIG_PATH] = config_text
@@ -72,7 +74,7 @@ class Proxy(pulumi.ComponentResource):
                 environment=settings.environment,
                 container=swarm.ContainerArgs(
                     spec=PROXY,
-                    image=image.image_name,
+                    image=image,
                     env=environment(args, mounted=set(files)),
                     secrets=[args.secrets.mount(key, PROXY) for key in args.secrets.secrets],
                     configs=configs,
@@ -86,10 +88,12 @@ class Proxy(pulumi.ComponentResource):
                 replicas=settings.proxy_replicas,
                 limits=settings.proxy_limits,
                 update_order=swarm.UpdateOrder.START_FIRST,
+                placement=args.placement.args(),
+                auth=service_auth(settings),
             ),
             child,
         )
-        self.register_outputs({"service": self.service.id, "image": image.image_name})
+        self.register_outputs({"service": self.service.id, "image": image})
 
 
 def environment(args: ProxyArgs, mounted: set[str]) -> dict[str, pulumi.Input[str]]:

@@ -20,7 +20,10 @@ import pulumi
 from infra.engine import PLATFORMS, EngineError, engine_platform
 from infra.stack_files import ROOT
 
-SECRET_KEYS = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
+# The secrets services mount (each a Swarm secret), and the registry's password, which none does.
+SERVICE_SECRET_KEYS = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
+REGISTRY_PASSWORD = "registryPassword"  # noqa: S105 (a config key)
+SECRET_KEYS = (*SERVICE_SECRET_KEYS, REGISTRY_PASSWORD)
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -65,6 +68,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Registry:
+    """Where the images are pushed and every node pulls them from (`host[:port]`)."""
+
+    server: str
+    username: str  # "" for a registry that needs no login
+    password: pulumi.Output[str] | None = field(repr=False)
+
+
+@dataclass(frozen=True)
 class StackSettings:
     environment: str
     domain: str
@@ -91,12 +103,23 @@ class StackSettings:
     log_level: str
     max_body_bytes: int
     proxy_replicas: int
+    # At most this many proxy tasks on one node (0: no limit), where the nodes leave room for it.
+    proxy_max_replicas_per_node: int
+    registry_server: str
+    registry_username: str
     token_store: TokenStoreMode
     proxy_limits: Limits
     gateway_limits: Limits
     token_store_limits: Limits
     # The secrets the stack's config holds (only those: one the stack does not use may be unset).
     secrets: Mapping[str, pulumi.Output[str]] = field(repr=False)
+
+    @property
+    def registry(self) -> Registry | None:
+        """The stack's registry, or None: then the images stay on the engine that builds them."""
+        if not self.registry_server:
+            return None
+        return Registry(self.registry_server, self.registry_username, self.secrets.get(REGISTRY_PASSWORD))
 
     @property
     def uses_token_store(self) -> bool:
@@ -121,11 +144,13 @@ class StackSettings:
         if self.uses_token_store:
             reason = "the stack runs the token store (tokenStore, proxyReplicas > 1)"
             needed["tokenKey"] = needed["tokenStorePassword"] = reason
+        if self.registry_server and self.registry_username:
+            needed[REGISTRY_PASSWORD] = "registryUsername is set: the registry's login"
         return needed
 
     def secrets_in_use(self) -> dict[str, pulumi.Output[str]]:
-        """The secrets this deployment mounts: only those `secrets_needed` names."""
-        return {key: self.secrets[key] for key in self.secrets_needed()}
+        """The secrets this deployment mounts: those `secrets_needed` names that a service mounts."""
+        return {key: self.secrets[key] for key in self.secrets_needed() if key in SERVICE_SECRET_KEYS}
 
 
 def load_settings() -> StackSettings:
@@ -155,6 +180,9 @@ def load_settings() -> StackSettings:
         log_level=_pattern(cfg, "logLevel", r"debug|info|warning|error"),
         max_body_bytes=_int(cfg, "maxBodyBytes", 1024, 8 * 1024 * 1024),
         proxy_replicas=_int(cfg, "proxyReplicas", 1, 50),
+        proxy_max_replicas_per_node=_int(cfg, "proxyMaxReplicasPerNode", 0, 50),
+        registry_server=_registry_server(cfg),
+        registry_username=cfg.require("registryUsername"),
         token_store=_choice(cfg, "tokenStore", TokenStoreMode),
         proxy_limits=_limits(cfg, "proxy"),
         gateway_limits=_limits(cfg, "gateway"),
@@ -178,6 +206,14 @@ def _build_platform(cfg: pulumi.Config) -> str:
         raise SettingsError(
             f"buildPlatform: empty, so the target engine was asked, but {exc}; set buildPlatform"
         ) from None
+
+
+def _registry_server(cfg: pulumi.Config) -> str:
+    """`host[:port]` (no scheme, no path), or "" for no registry."""
+    value = cfg.require("registryServer")
+    if value and not re.fullmatch(r"[a-z0-9.-]+(:[0-9]{1,5})?", value):
+        raise SettingsError("registryServer: must be host or host:port, without a scheme or path")
+    return value
 
 
 def _check_secrets(settings: StackSettings) -> None:
@@ -223,6 +259,8 @@ def _check_consistency(settings: StackSettings) -> None:
         and settings.account_linking is not AccountLinking.OFF
     ):
         raise SettingsError("tokenStore: memory keeps tokens per replica; use redis with replicas > 1")
+    if settings.registry_username and not settings.registry_server:
+        raise SettingsError("registryUsername: set registryServer too, or leave it empty")
     if settings.tls is TlsMode.ACME and "." not in settings.domain:
         raise SettingsError("domain: automatic HTTPS (tls: acme) needs a public DNS name; use tls: internal")
 

@@ -24,6 +24,9 @@ STACK_LABEL = "cek-proxy.stack"
 # Every duration is written the way the provider reads it back (Go's shortest form: "1m", not
 # "60s"); any other spelling shows as a change on every `pulumi up` (tests/infra/test_read_back.py).
 RESTART_WINDOW = "1m"
+# A failed task is restarted after 1 s (Swarm's default is 5 s): with a 1 s dispatcher heartbeat
+# (README, Several nodes) a dead node's replicas run elsewhere about 6 s after it died.
+RESTART_DELAY = "1s"
 
 _Rolling = TypeVar("_Rolling", docker.ServiceUpdateConfigArgs, docker.ServiceRollbackConfigArgs)
 
@@ -61,12 +64,15 @@ class ServiceArgs:
     update_order: UpdateOrder
     ports: Sequence[docker.ServiceEndpointSpecPortArgs] = ()
     placement: docker.ServiceTaskSpecPlacementArgs | None = None
+    # The registry login for the nodes that pull the image (None: no login, or no registry).
+    auth: docker.ServiceAuthArgs | None = None
 
 
 def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docker.Service:
     """A replicated service: non-root, read-only root filesystem, no capabilities, bounded resources,
-    restarted with back-off, updated one task at a time with automatic rollback, and `pulumi up`
-    waiting until its tasks are healthy. Endpoints use DNS round robin (no IPVS needed)."""
+    an init process as PID 1 (it forwards SIGTERM and reaps), restarted after a second, updated one
+    task at a time with automatic rollback, and `pulumi up` waiting until its tasks are healthy.
+    Endpoints use DNS round robin (no IPVS needed)."""
     return docker.Service(
         name,
         labels=[
@@ -83,7 +89,7 @@ def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docke
             ),
             # delay and window are always set: left out, the provider reports a diff on every run.
             restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(
-                condition="any", delay="5s", max_attempts=0, window=RESTART_WINDOW
+                condition="any", delay=RESTART_DELAY, max_attempts=0, window=RESTART_WINDOW
             ),
             placement=args.placement,
         ),
@@ -92,6 +98,7 @@ def service(name: str, args: ServiceArgs, opts: pulumi.ResourceOptions) -> docke
         update_config=_rolling(docker.ServiceUpdateConfigArgs, args.update_order, failure_action="rollback"),
         rollback_config=_rolling(docker.ServiceRollbackConfigArgs, args.update_order, failure_action="pause"),
         converge_config=docker.ServiceConvergeConfigArgs(delay="5s", timeout="5m"),
+        auth=args.auth,
         # Fixed host ports cannot be bound by a replacement while the old service holds them: delete
         # first (Pulumi's default, create-before-delete, would fail after the converge timeout).
         opts=pulumi.ResourceOptions.merge(
@@ -147,6 +154,7 @@ def _container_spec(container: ContainerArgs) -> docker.ServiceTaskSpecContainer
         env=container.env or None,
         user=container.spec.user,
         read_only=True,
+        init=True,
         cap_drops=["ALL"],
         secrets=list(container.secrets) or None,
         configs=list(container.configs) or None,

@@ -44,6 +44,7 @@ from policies.workloads import (
     PROXY_ENV_PREFIX,
     REMOTE_IMAGE,
     ROLE_LABEL,
+    SERVICE,
     SERVICE_CONFIG,
     STACK,
     SWARM_SECRET,
@@ -139,14 +140,31 @@ def _secret_needles(args: _ValidationArgs) -> Needles:
     ]
 
 
+# Where a secret config value may be: any in a docker.Secret's data; the registry password only
+# where the provider logs in to push (an Image's registry) and where Swarm gets it to pull (a
+# Service's auth, which the engine keeps out of the service's inspect).
+ALLOWED_SECRET_PLACES: Mapping[tuple[str, str], frozenset[str] | None] = {
+    (SWARM_SECRET, "data"): None,
+    (IMAGE, "registry.password"): frozenset({"registryPassword"}),
+    (SERVICE, "auth.password"): frozenset({"registryPassword"}),
+}
+
+
+def _allowed(resource_type: str, path: str, key: str) -> bool:
+    if (resource_type, path) not in ALLOWED_SECRET_PLACES:
+        return False
+    keys = ALLOWED_SECRET_PLACES[(resource_type, path)]
+    return keys is None or key.rpartition(":")[2] in keys  # `cek-proxy:registryPassword` or bare
+
+
 def _leaks(resource_type: str, props: Mapping[str, Any], needles: Needles) -> Iterator[str]:
-    """Messages for every property holding a secret value, except a docker.Secret's `data`."""
+    """Messages for every property holding a secret value outside `ALLOWED_SECRET_PLACES`."""
     for path, value in leaves(props):
-        if not isinstance(value, str) or (resource_type == SWARM_SECRET and path == "data"):
+        if not isinstance(value, str):
             continue
         found: dict[str, str] = {}
         for key, form, needle in needles:
-            if needle in value:
+            if needle in value and not _allowed(resource_type, path, key):
                 found.setdefault(key, form)
         for key, form in found.items():
             where = f"stack output {path}" if resource_type == STACK else f"property {path}"

@@ -112,7 +112,30 @@ class SwarmApplier(pulumi.runtime.Mocks):
                 labels=self._labels(logical),
             )
             self.log(f"built {tag} in {time.monotonic() - started:.1f}s")
-        return str(image.id), {**inputs, "repoDigest": tag, "imageId": image.id}
+        if inputs.get("skipPush", True):
+            return str(image.id), {**inputs, "repoDigest": tag, "imageId": image.id}
+        return str(image.id), {
+            **inputs,
+            "repoDigest": self._push(tag, inputs.get("registry") or {}),
+            "imageId": image.id,
+        }
+
+    def _push(self, name: str, registry: dict[str, Any]) -> str:
+        """Push `name` as the provider does, and its digest in the registry (`repository@sha256:…`)."""
+        started = time.monotonic()
+        repository, _, tag = name.rpartition(":")
+        login = (
+            {"username": registry["username"], "password": registry["password"]}
+            if registry.get("username")
+            else None
+        )
+        for line in self.client.images.push(repository, tag=tag, auth_config=login, stream=True, decode=True):
+            if "error" in line:
+                raise RuntimeError(f"push of {name} failed: {line['error']}")
+        image = self.client.images.get(name)
+        (digest,) = [found for found in image.attrs["RepoDigests"] if found.startswith(f"{repository}@")]
+        self.log(f"pushed {name} in {time.monotonic() - started:.1f}s")
+        return str(digest)
 
     def _find(self, collection: Any, logical: str) -> Any | None:
         found = collection.list(filters={"label": [f"{RUN_LABEL}={self.run_id}", f"{NAME_LABEL}={logical}"]})
@@ -166,6 +189,9 @@ class SwarmApplier(pulumi.runtime.Mocks):
         spec = service_spec(name, inputs)
         spec["Labels"] = {**spec.get("Labels", {}), **self._labels(logical)}
         existing: Service | None = self._find(self.client.services, logical)
+        auth = inputs.get("auth")
+        if auth:  # the SDK then sends the login with the service, for the nodes that pull its image
+            self.client.login(auth["username"], auth["password"], registry=auth["serverAddress"])
         service_id, created = upsert_service(
             self.client,
             existing,

@@ -80,10 +80,12 @@ def docker_client() -> docker.DockerClient:
 
 @pytest.fixture(scope="session")
 def built_bases(docker_client: docker.DockerClient) -> None:
-    """Base images (mmdebstrap, cached by their package list) and the wheelhouse the images install from."""
+    """Base images (mmdebstrap, cached by their package list), the wheelhouse the images install from
+    and the gateway's Caddy."""
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "infra.build_images", "bases", "wheelhouse"], cwd=ROOT, check=True)
-    _stage("base images and wheelhouse", started)
+    steps = ["bases", "wheelhouse", "caddy"]
+    subprocess.run([sys.executable, "-m", "infra.build_images", *steps], cwd=ROOT, check=True)
+    _stage("base images, wheelhouse and caddy", started)
 
 
 @pytest.fixture(scope="session")

@@ -140,18 +140,33 @@ def _restart_policy(policy: dict[str, Any] | None) -> Spec | None:
     )
 
 
+def _placement(placement: dict[str, Any]) -> Spec:
+    """Constraints, spread preferences (`spread=node.labels.zone`) and the per-node task limit."""
+    prefs = [
+        {"Spread": {"SpreadDescriptor": pref.removeprefix("spread=")}}
+        for pref in placement.get("prefs") or []
+        if pref.startswith("spread=")
+    ]
+    return _clean(
+        {
+            "Constraints": placement.get("constraints"),
+            "Preferences": prefs,
+            "MaxReplicas": _int(placement.get("maxReplicas")),
+        }
+    )
+
+
 def task_template(task: dict[str, Any]) -> Spec:
     networks = [
         _clean({"Target": n["id"], "Aliases": n.get("aliases"), "DriverOpts": n.get("driverOpts")})
         for n in task.get("networksAdvanceds") or []
     ]
-    placement = task.get("placement") or {}
     return _clean(
         {
             "ContainerSpec": container_spec(task["containerSpec"]),
             "Resources": _resources(task.get("resources")),
             "RestartPolicy": _restart_policy(task.get("restartPolicy")),
-            "Placement": _clean({"Constraints": placement.get("constraints")}),
+            "Placement": _placement(task.get("placement") or {}),
             "Networks": networks,
             "ForceUpdate": _int(task.get("forceUpdate")),
         }

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from infra.proxy import SECRET_FILE_SETTINGS
-from infra.settings import SECRET_KEYS
+from infra.settings import SERVICE_SECRET_KEYS
 from infra.token_store import acl_file
 from proxy.cek.keys import shipped_key_path
 from proxy.simulator.keys import PUBLIC_KEY_NAME
@@ -293,7 +293,7 @@ def test_a_missing_project_file_stops_the_program_naming_the_key() -> None:
 
 
 def test_every_declared_secret_is_known_to_the_program() -> None:
-    assert set(SECRET_FILE_SETTINGS) == set(SECRET_KEYS)
+    assert set(SECRET_FILE_SETTINGS) == set(SERVICE_SECRET_KEYS)
 
 
 def test_a_service_bound_to_host_ports_is_deleted_before_it_is_replaced(recording: Recording) -> None:

@@ -39,6 +39,7 @@ config:
   actionKey: {type: string, secret: true, description: signs action calls (no namespace prefix here)}
   cek-proxy:tokenStorePassword: {type: string, secret: true, description: the Redis password}
   cek-proxy:userIdKey: {type: string, secret: true, description: key of the chatbot userId HMAC}
+  cek-proxy:registryPassword: {type: string, secret: true, description: the image registry's password}
   cek-proxy:domain: {type: string, default: localhost, description: the gateway's domain}
   cek-proxy:replicas: {type: integer, default: 2}
 """

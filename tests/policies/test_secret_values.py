@@ -14,7 +14,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policies.detect import encoded_forms
 from policies.project import PROJECT_FILE_ENV
-from policies.workloads import CONTAINER, SERVICE, STACK, SWARM_SECRET
+from policies.workloads import CONTAINER, IMAGE, SERVICE, STACK, SWARM_SECRET
 from tests.policies.support import (
     ACTION_KEY,
     CHATBOT_SECRET,
@@ -171,3 +171,28 @@ def test_the_stack_policy_checks_every_resource_but_a_secrets_data() -> None:
 def test_a_clean_stack_passes() -> None:
     args = stack_args([(STACK, "cek-proxy-dev", STACK_OUTPUTS), (SERVICE, "proxy", proxy_service())])
     assert stack_violations(args) == []
+
+
+def test_the_registry_password_belongs_only_to_the_registry_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    password = "registry-pass-0123456789"
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"cek-proxy:registryPassword": password}))
+    image = {"imageName": "registry.example:5000/cek-proxy/proxy:0123456789abcdef"}
+    pushed = {
+        **image,
+        "registry": {"server": "registry.example:5000", "username": "ci", "password": password},
+    }
+    assert violations(POLICY, resource_args(IMAGE, pushed)) == []
+    pulled = changed(
+        proxy_service(), lambda p: p.update(auth={"serverAddress": "r:5000", "password": password})
+    )
+    assert violations(POLICY, resource_args(SERVICE, pulled)) == []
+    leaked = changed(proxy_service(), lambda p: spec(p)["env"].update(REGISTRY=password))
+    assert len(violations(POLICY, resource_args(SERVICE, leaked))) == 1
+    assert len(violations(POLICY, resource_args(IMAGE, {**image, "build": {"args": {"P": password}}}))) == 1
+
+
+def test_another_secret_in_the_registry_login_is_a_leak() -> None:
+    pulled = changed(
+        proxy_service(), lambda p: p.update(auth={"serverAddress": "r", "password": CHATBOT_SECRET})
+    )
+    assert len(violations(POLICY, resource_args(SERVICE, pulled))) == 1

@@ -41,6 +41,15 @@ AUTONAMED = (
 )
 
 
+IMAGE = "docker:index/image:Image"
+
+
+def repo_digest(image_name: str) -> str:
+    """A stand-in for the digest the registry gives a pushed image: `repository@sha256:...`."""
+    repository = image_name.rpartition(":")[0]
+    return f"{repository}@sha256:{hashlib.sha256(image_name.encode()).hexdigest()}"
+
+
 @dataclass(frozen=True)
 class Recording:
     resources: list[dict[str, Any]]
@@ -105,6 +114,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
+        if args.typ == IMAGE and outputs.get("registry"):
+            outputs["repoDigest"] = repo_digest(str(outputs["imageName"]))
         if args.typ in AUTONAMED and "name" not in outputs:
             outputs["name"] = f"{args.name}-{hashlib.sha256(args.name.encode()).hexdigest()[:7]}"
         self.resources.append(
