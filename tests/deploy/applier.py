@@ -114,28 +114,16 @@ class SwarmApplier(pulumi.runtime.Mocks):
             self.log(f"built {tag} in {time.monotonic() - started:.1f}s")
         if inputs.get("skipPush", True):
             return str(image.id), {**inputs, "repoDigest": tag, "imageId": image.id}
-        return str(image.id), {
-            **inputs,
-            "repoDigest": self._push(tag, inputs.get("registry") or {}),
-            "imageId": image.id,
-        }
-
-    def _push(self, name: str, registry: dict[str, Any]) -> str:
-        """Push `name` as the provider does, and its digest in the registry (`repository@sha256:…`)."""
-        started = time.monotonic()
-        repository, _, tag = name.rpartition(":")
+        registry = inputs.get("registry") or {}
         login = (
             {"username": registry["username"], "password": registry["password"]}
             if registry.get("username")
             else None
         )
-        for line in self.client.images.push(repository, tag=tag, auth_config=login, stream=True, decode=True):
-            if "error" in line:
-                raise RuntimeError(f"push of {name} failed: {line['error']}")
-        image = self.client.images.get(name)
-        (digest,) = [found for found in image.attrs["RepoDigests"] if found.startswith(f"{repository}@")]
-        self.log(f"pushed {name} in {time.monotonic() - started:.1f}s")
-        return str(digest)
+        started = time.monotonic()
+        digest = push_image(self.client, tag, login)
+        self.log(f"pushed {tag} in {time.monotonic() - started:.1f}s")
+        return str(image.id), {**inputs, "repoDigest": digest, "imageId": image.id}
 
     def _find(self, collection: Any, logical: str) -> Any | None:
         found = collection.list(filters={"label": [f"{RUN_LABEL}={self.run_id}", f"{NAME_LABEL}={logical}"]})
@@ -243,6 +231,16 @@ class SwarmApplier(pulumi.runtime.Mocks):
             errors += [error for item in collection.list(filters=selector) if (error := _removed(item))]
         if errors:
             raise errors[0]
+
+
+def push_image(client: docker.DockerClient, name: str, login: dict[str, str] | None = None) -> str:
+    """Push `name` (`registry/repository:tag`) as the provider does; its digest (`repository@sha256:…`)."""
+    repository, _, tag = name.rpartition(":")
+    for line in client.images.push(repository, tag=tag, auth_config=login, stream=True, decode=True):
+        if "error" in line:
+            raise RuntimeError(f"push of {name} failed: {line['error']}")
+    digests = client.images.get(name).attrs["RepoDigests"]
+    return str(next(digest for digest in digests if digest.startswith(f"{repository}@")))
 
 
 def upsert_service(

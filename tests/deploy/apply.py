@@ -25,7 +25,11 @@ def _log(message: str) -> None:
 def main() -> None:
     request = json.load(sys.stdin)
     started = time.monotonic()
-    applier = SwarmApplier(docker.from_env(version="auto"), request["run_id"], ROOT, log=_log)
+    engine = request["config"].get("dockerHost")  # the stack's engine, as the provider's `host`
+    client = (
+        docker.DockerClient(base_url=engine, version="auto") if engine else docker.from_env(version="auto")
+    )
+    applier = SwarmApplier(client, request["run_id"], ROOT, log=_log)
     outputs = run_program(request, applier.monitor)
     applier.prune()
     _log(f"applied stack {request['stack']} in {time.monotonic() - started:.1f}s")

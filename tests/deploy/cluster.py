@@ -80,7 +80,10 @@ def read_file(container: Container, path: str) -> bytes:
 
 @dataclass
 class StubServices:
-    """The stub chatbot and stub action backend, as Swarm services on the stack's internal network."""
+    """The stub chatbot and stub action backend, as Swarm services on the stack's internal network.
+
+    On a Swarm of several nodes they run where `constraints` put them, and `exec_client` is the
+    engine of that node (the stats are read from inside the chatbot's container)."""
 
     client: docker.DockerClient
     run_id: str
@@ -89,6 +92,8 @@ class StubServices:
     ca: TestCA
     action_key: str
     chatbot_secrets: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    exec_client: docker.DockerClient | None = None
 
     @classmethod
     def start(
@@ -96,19 +101,23 @@ class StubServices:
         client: docker.DockerClient,
         run_id: str,
         *,
-        proxy_image: str,
+        image: str,
         ca: TestCA,
         chatbot_secret: str,
         action_key: str,
+        constraints: Sequence[str] = (),
+        exec_client: docker.DockerClient | None = None,
     ) -> StubServices:
         started = time.monotonic()
         stubs = cls(
             client,
             run_id,
-            _stub_image(client, proxy_image),
+            image,
             _internal_network(client, run_id),
             ca,
             action_key,
+            constraints=list(constraints),
+            exec_client=exec_client,
         )
         stubs._create(
             "stub-backend",
@@ -182,6 +191,7 @@ class StubServices:
             },
             "Networks": [{"Target": self.network_id, "Aliases": [alias]}],
             "RestartPolicy": {"Condition": "any", "Delay": 1_000_000_000},
+            **({"Placement": {"Constraints": self.constraints}} if self.constraints else {}),
         }
         name = f"{self.run_id}-{alias}"
         labels = {RUN_LABEL: self.run_id, NAME_LABEL: alias}
@@ -198,21 +208,23 @@ class StubServices:
         wait_like_provider(self.client, service_id, updated=not created, delay=0, timeout=120)
 
     def chatbot_stats(self) -> dict[str, Any]:
-        """What the stub chatbot counted: requests received, rejected, and matched per secret."""
+        """What the stub chatbot counted: requests received, rejected, matched per secret, and
+        `duplicates` (requests whose text it had already received)."""
         (service,) = self.client.services.list(filters={"name": f"{self.run_id}-stub-chatbot"})
         url = f"https://127.0.0.1:{STUB_PORT}/stats"
         script = (
             "import ssl, urllib.request; ctx = ssl._create_unverified_context(); "
             f"print(urllib.request.urlopen('{url}', context=ctx).read().decode())"
         )
-        container = running_containers(self.client, service)[0]
+        container = running_containers(self.exec_client or self.client, service)[0]
         code, output = container.exec_run(["python3", "-c", script])
         assert code == 0, output
         stats: dict[str, Any] = json.loads(output)
         return stats
 
 
-def _stub_image(client: docker.DockerClient, proxy_image: str) -> str:
+def stub_image(client: docker.DockerClient, proxy_image: str) -> str:
+    """The stubs' image (built on `client`'s engine when missing), tagged by its content."""
     digest = hashlib.sha256(proxy_image.encode())
     for path in [*sorted((ROOT / "tests" / "support").glob("*.py")), ROOT / "tests/deploy/stubs.Dockerfile"]:
         digest.update(path.read_bytes())

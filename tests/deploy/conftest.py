@@ -9,12 +9,10 @@ network. Everything carries the run's label and is removed at the end, even afte
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -22,13 +20,11 @@ import pytest
 
 from infra.engine import engine_platform
 from infra.images import LOCAL_BASE_IMAGE, PROXY
-from proxy.simulator.keys import PRIVATE_KEY_NAME, PUBLIC_KEY_NAME, load_dev_key
-from tests.conftest import watch_secret
+from tests.deploy import stack_inputs
 from tests.deploy.applier import SwarmApplier, remove_stale_runs
-from tests.deploy.cluster import SUMMARY, Deployment, StubServices, note
-from tests.support.cek import EXTENSION_ID, CekSigner
+from tests.deploy.cluster import SUMMARY, Deployment, StubServices, note, stub_image
+from tests.deploy.stack_inputs import new_run_id, stack_secrets
 from tests.support.pulumi_program import ROOT, program_request, run_module
-from tests.support.tls import TestCA
 from tests.support.tools import missing
 
 HTTPS_PORT, HTTP_PORT = 18443, 18080
@@ -90,49 +86,22 @@ def built_bases(docker_client: docker.DockerClient) -> None:
 
 @pytest.fixture(scope="session")
 def deploy_secrets() -> dict[str, str]:
-    keys = ("chatbotSecret", "actionKey", "tokenKey", "tokenStorePassword", "userIdKey")
-    return {key: watch_secret(f"deploy-{key}-{secrets.token_hex(12)}") for key in keys}
+    return stack_secrets()
 
 
 @pytest.fixture(scope="session")
 def run_id() -> str:
-    return f"cekt{secrets.token_hex(3)}"
+    return new_run_id()
 
 
 @pytest.fixture(scope="session")
 def test_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A development key made by `cek-proxy dev-key` and the stubs' CA, as files the stack config names."""
-    directory = tmp_path_factory.mktemp("deploy")
-    subprocess.run([sys.executable, "-m", "proxy", "dev-key", "--dir", str(directory)], check=True)
-    signer, ca = CekSigner(load_dev_key(directory / PRIVATE_KEY_NAME).private_key), TestCA()
-    (directory / "stubs-ca.pem").write_bytes(ca.cert_pem)
-    (directory / "proxy.toml").write_text(
-        '[actions.orders]\nurl = "https://stub-backend:8443/orders"\nmethod = "POST"\n'
-    )
-    return {"dir": directory, "signer": signer, "ca": ca, "dev_key": directory / PRIVATE_KEY_NAME}
+    return stack_inputs.test_files(tmp_path_factory.mktemp("deploy"))
 
 
 @pytest.fixture(scope="session")
 def stack_overrides(test_files: dict[str, Any]) -> dict[str, Any]:
-    directory: Path = test_files["dir"]
-    return {
-        "baseImage": LOCAL_BASE_IMAGE,
-        "domain": "localhost",
-        "tls": "internal",
-        "httpsPort": HTTPS_PORT,
-        "httpPort": HTTP_PORT,
-        "extensionIds": [EXTENSION_ID],
-        "chatbotUrl": "https://stub-chatbot:8443/custom/v1/1234/deploy",
-        "cekPublicKeyFiles": [
-            str(directory / PUBLIC_KEY_NAME),
-            "proxy/data/clova-signature-public-key.pem",
-        ],
-        "upstreamCaFile": str(directory / "stubs-ca.pem"),
-        "proxyConfigFile": str(directory / "proxy.toml"),
-        "accountLinking": "optional",
-        "proxyReplicas": 3,  # a rolling update long enough for the provider's wait to return early
-        "logLevel": "info",
-    }
+    return stack_inputs.stack_overrides(test_files, HTTPS_PORT, HTTP_PORT)
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +128,9 @@ def deployment(
         stubs = StubServices.start(
             docker_client,
             run_id,
-            proxy_image=PROXY.tag(PROXY.base_image(LOCAL_BASE_IMAGE, platform), platform),
+            image=stub_image(
+                docker_client, PROXY.tag(PROXY.base_image(LOCAL_BASE_IMAGE, platform), platform)
+            ),
             ca=test_files["ca"],
             chatbot_secret=deploy_secrets["chatbotSecret"],
             action_key=deploy_secrets["actionKey"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import ssl
 import time
 from collections import Counter
@@ -66,8 +67,9 @@ async def steady_load(
             if stop is not None and stop.is_set():
                 break
             # A new request each time, as CEK sends: an identical body would be a replay, answered
-            # from the idempotency window without reaching the chatbot.
-            body = intent("AskOrderStatus", {"product": "무선 이어폰"}, token=None)
+            # from the idempotency window without reaching the chatbot. Its own text too, so that the
+            # stub chatbot can count a turn it received twice.
+            body = intent("AskOrderStatus", {"product": f"무선 이어폰 {secrets.token_hex(6)}"}, token=None)
             task = _one(session, f"{base_url}/cek", body, signer.headers(body), report)
             pending.add(asyncio.create_task(task))
             await asyncio.sleep(max(0.0, started + (n + 1) / rate - time.monotonic()))

@@ -106,8 +106,15 @@ class StubChatbot:
         return app
 
     async def stats(self, request: web.Request) -> web.Response:
+        texts = Counter(_text(message) for message in self.received if message.get("event") == "send")
+        duplicates = sum(count - 1 for count in texts.values())
         return web.json_response(
-            {"received": len(self.received), "rejected": self.rejected, "matched": self.matched}
+            {
+                "received": len(self.received),
+                "rejected": self.rejected,
+                "matched": self.matched,
+                "duplicates": duplicates,
+            }
         )
 
     def _signed_with(self, body: bytes, signature: str | None) -> int | None:
