@@ -31,9 +31,12 @@ PROXIED_PATHS = ("/cek", "/actions/*", "/healthz")
 # (7.5 s) with room for the answer. Each try that cannot connect gives up after DIAL_TIMEOUT.
 RETRY_SECONDS = 5
 DIAL_TIMEOUT = "1s"
-# A replica that sends no response headers for this long is taken as dead and the turn tried on
-# another; the proxy itself answers every turn (if only with its apology) within 7.5 s.
-RESPONSE_HEADER_TIMEOUT = "3s"
+# A replica that sends no response headers for this long is taken as dead (a node that vanished
+# leaves its connections hanging) and the turn is tried on another. A live replica answers every turn
+# within its 7.5 s budget: for a turn slower than this, the retry waits in the shared idempotency
+# window for the first replica's answer (about 7.5 - 4 s more, inside this timeout again), so a slow
+# chatbot still gets its answer through and is never called twice.
+RESPONSE_HEADER_TIMEOUT = "4s"
 IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
 
 _TEMPLATE = Template("""\

@@ -47,7 +47,7 @@ SPECS = (
         "n2",
         True,
         {ZONE_LABEL: "z1", GATEWAY_LABEL: "true"},
-        {f"{HTTPS_PORT}/tcp": ("127.0.0.1", HTTPS_PORT)},
+        (HTTPS_PORT,),
     ),
     NodeSpec("n3", True, {ZONE_LABEL: "z1", TOKEN_STORE_LABEL: "true", STUBS_LABEL: "true"}),
     NodeSpec("n4", False, {ZONE_LABEL: "z2"}),

@@ -12,13 +12,13 @@ the tests (and the program) reach it. The registry serves TLS (a test CA, truste
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import docker
 from docker.models.containers import Container
@@ -44,13 +44,13 @@ REGISTRY_IP = "10.231.0.250"
 REGISTRY_HOST = "cek-registry.test"
 REGISTRY = f"{REGISTRY_HOST}:5000"
 REGISTRY_USER = "cek-deploy"
-NODE_RUN_OPTIONS: dict[str, Any] = {
-    "cap_add": ["ALL"],
-    "cap_drop": ["SYS_RESOURCE"],
-    "security_opt": ["seccomp=unconfined", "systempaths=unconfined"],
-    "device_cgroup_rules": ["a *:* rwm"],
-    "init": True,
-}
+# What a node needs instead of --privileged (which fails here). `systempaths=unconfined` is a CLI
+# option (no masked or read-only /proc paths) that the SDK cannot express: nodes are made with the CLI.
+NODE_RUN_OPTIONS = (
+    *("--init", "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE"),
+    *("--security-opt", "seccomp=unconfined", "--security-opt", "systempaths=unconfined"),
+    *("--device-cgroup-rule", "a *:* rwm"),
+)
 REGISTRY_CONFIG = """\
 version: 0.1
 storage:
@@ -75,7 +75,7 @@ class NodeSpec:
     name: str  # n1 ... n5, also its hostname
     manager: bool
     labels: dict[str, str]
-    ports: dict[str, tuple[str, int]] = field(default_factory=dict)  # docker run port mappings
+    ports: tuple[int, ...] = ()  # mapped from 127.0.0.1 on this machine to the same port of the node
 
 
 @dataclass
@@ -162,42 +162,47 @@ class NodeCluster:
         trust = self.workdir / "certs.d" / REGISTRY
         trust.mkdir(parents=True)
         (trust / "ca.crt").write_bytes(self.ca.cert_pem)
-        container = self.host.containers.create(
-            image,
-            entrypoint=["docker-registry", "serve", "/etc/cek-registry/config.yml"],
-            name=self._name("registry"),
-            labels={RUN_LABEL: self.run_id},
-            volumes={
-                str(config): {"bind": "/etc/cek-registry", "mode": "ro"},
-                self._name("registry-data"): {"bind": "/var/lib/docker-registry", "mode": "rw"},
-            },
-            network=network,
-        )
-        self.host.networks.get(network).disconnect(container)
-        self.host.networks.get(network).connect(container, ipv4_address=REGISTRY_IP)
-        container.start()
+        self._run(
+            "registry",
+            network,
+            REGISTRY_IP,
+            "--volume", f"{config}:/etc/cek-registry:ro",
+            "--volume", f"{self._name('registry-data')}:/var/lib/docker-registry",
+            "--entrypoint", "docker-registry",
+            image, "serve", "/etc/cek-registry/config.yml",
+        )  # fmt: skip
+
+    def _run(self, suffix: str, network: str, ip: str, *args: str) -> Container:
+        """`docker run -d` of a container of the run, at a fixed address on the nodes' network."""
+        name = self._name(suffix)
+        done = subprocess.run(
+            ["docker", "run", "--detach", "--name", name, "--label", f"{RUN_LABEL}={self.run_id}",
+             "--network", network, "--ip", ip, *args],
+            check=False,
+            capture_output=True,
+            text=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"docker run of {name} failed: {done.stderr.strip()}")
+        found: Container = self.host.containers.get(name)
+        return found
 
     def _start_node(self, image: str, network: str, spec: NodeSpec, ip: str) -> None:
         socket_dir = self.workdir / spec.name
         socket_dir.mkdir()
-        container = self.host.containers.create(
+        container = self._run(
+            spec.name,
+            network,
+            ip,
+            *NODE_RUN_OPTIONS,
+            "--hostname", spec.name,
+            "--volume", f"{self._name(spec.name + '-docker')}:/var/lib/docker",
+            "--volume", f"{socket_dir}:/cek-host",
+            "--volume", f"{self.workdir / 'certs.d'}:/etc/docker/certs.d:ro",
+            "--add-host", f"{REGISTRY_HOST}:{REGISTRY_IP}",
+            *(arg for port in spec.ports for arg in ("--publish", f"127.0.0.1:{port}:{port}")),
             image,
-            name=self._name(spec.name),
-            hostname=spec.name,
-            labels={RUN_LABEL: self.run_id},
-            volumes={
-                self._name(f"{spec.name}-docker"): {"bind": "/var/lib/docker", "mode": "rw"},
-                str(socket_dir): {"bind": "/cek-host", "mode": "rw"},
-                str(self.workdir / "certs.d"): {"bind": "/etc/docker/certs.d", "mode": "ro"},
-            },
-            extra_hosts={REGISTRY_HOST: REGISTRY_IP},
-            ports=spec.ports,
-            network=network,
-            **NODE_RUN_OPTIONS,
-        )
-        self.host.networks.get(network).disconnect(container)
-        self.host.networks.get(network).connect(container, ipv4_address=ip)
-        container.start()
+        )  # fmt: skip
         self.nodes[spec.name] = Node(spec, ip, container, socket_dir)
 
     def wait_engine(self, node: Node, timeout: float = 90) -> None:
