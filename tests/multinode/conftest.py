@@ -157,14 +157,11 @@ def stack(
     manager = nodes.manager.client()
     apply(overrides, service_secrets)
     manager.login(REGISTRY_USER, registry_password, registry=REGISTRY)
-    repository, _, version = (
-        f"{REGISTRY}/{stub_image(host_engine, built_images[ALL_IMAGES.index(PROXY)])}".rpartition(":")
-    )
-    manager.images.get(f"{repository.removeprefix(REGISTRY + '/')}:{version}").tag(repository, version)
+    stubs_tag = stub_image(host_engine, built_images[ALL_IMAGES.index(PROXY)])  # loaded into n1 (`nodes`)
     stubs = StubServices.start(
         manager,
         run_id,
-        image=push_image(manager, f"{repository}:{version}"),  # the login above goes with it
+        image=push_image(manager, f"{REGISTRY}/{stubs_tag}"),  # the login above goes with it
         ca=files["ca"],
         chatbot_secret=service_secrets["chatbotSecret"],
         action_key=service_secrets["actionKey"],

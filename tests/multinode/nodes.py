@@ -70,6 +70,10 @@ auth:
 Log = Callable[[str], None]
 
 
+class NodeCommandError(RuntimeError):
+    """A docker command inside a node failed (e.g. `docker node ls` while no manager leads)."""
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     name: str  # n1 ... n5, also its hostname
@@ -101,7 +105,7 @@ class Node:
         code, output = self.container.exec_run(["docker", *args])
         text = bytes(output).decode(errors="replace").strip()
         if check and code != 0:
-            raise RuntimeError(f"{self.name}: docker {' '.join(args)}: {text}")
+            raise NodeCommandError(f"{self.name}: docker {' '.join(args)}: {text}")
         return text
 
     def node_id(self) -> str:
@@ -251,11 +255,14 @@ class NodeCluster:
         return next(line.split()[0] for line in lines if line.endswith(" Leader"))
 
     def load_images(self, tags: Sequence[str], into: Node) -> None:
-        """Copy images from this machine's engine into a node's (as if built there)."""
+        """Copy images from this machine's engine into a node's, also named for the registry, as if
+        the node had built them for the stack (`<registry>/cek-proxy/proxy:<tag>`)."""
         client = into.client(timeout=600)
         for tag in tags:
             started = time.monotonic()
-            client.images.load(b"".join(self.host.images.get(tag).save(named=True)))
+            (image,) = client.images.load(b"".join(self.host.images.get(tag).save(named=True)))
+            repository, _, version = f"{REGISTRY}/{tag}".rpartition(":")
+            image.tag(repository, version)
             self.log(f"{tag} loaded into {into.name}: {time.monotonic() - started:.1f}s")
 
     def restart(self, node: Node) -> None:
@@ -308,7 +315,7 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, every: floa
         try:
             if check():
                 return time.monotonic() - started
-        except (docker.errors.DockerException, StopIteration):
+        except (docker.errors.DockerException, NodeCommandError, StopIteration):
             pass  # a node or task that is coming and going: not yet
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{what}: not within {timeout:.0f}s")
