@@ -83,7 +83,7 @@ class StubServices:
     """The stub chatbot and stub action backend, as Swarm services on the stack's internal network.
 
     On a Swarm of several nodes they run where `constraints` put them, and `exec_client` is the
-    engine of that node (the stats are read from inside the chatbot's container)."""
+    engine of that node, a manager (the stats are read from inside the chatbot's container)."""
 
     client: docker.DockerClient
     run_id: str
@@ -210,13 +210,14 @@ class StubServices:
     def chatbot_stats(self) -> dict[str, Any]:
         """What the stub chatbot counted: requests received, rejected, matched per secret, and
         `duplicates` (requests whose text it had already received)."""
-        (service,) = self.client.services.list(filters={"name": f"{self.run_id}-stub-chatbot"})
+        engine = self.exec_client or self.client  # a manager: it lists services too
+        (service,) = engine.services.list(filters={"name": f"{self.run_id}-stub-chatbot"})
         url = f"https://127.0.0.1:{STUB_PORT}/stats"
         script = (
             "import ssl, urllib.request; ctx = ssl._create_unverified_context(); "
             f"print(urllib.request.urlopen('{url}', context=ctx).read().decode())"
         )
-        container = running_containers(self.exec_client or self.client, service)[0]
+        container = running_containers(engine, service)[0]
         code, output = container.exec_run(["python3", "-c", script])
         assert code == 0, output
         stats: dict[str, Any] = json.loads(output)

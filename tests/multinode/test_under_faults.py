@@ -26,7 +26,12 @@ RECOVERY_TIMEOUT = 180.0
 REPLICAS = 3
 
 
-async def under_load(stack: MultiNodeStack, name: str, fault: Callable[[], float]) -> LoadReport:
+async def under_load(
+    stack: MultiNodeStack,
+    name: str,
+    fault: Callable[[], float],
+    recovered_means: str = "every replica running again",
+) -> LoadReport:
     """Run `fault` (blocking; it returns the seconds until every replica ran again) under the load."""
     duplicates_before = stack.stubs.chatbot_stats()["duplicates"]
     stop = asyncio.Event()
@@ -43,7 +48,7 @@ async def under_load(stack: MultiNodeStack, name: str, fault: Callable[[], float
     duplicates = stack.stubs.chatbot_stats()["duplicates"] - duplicates_before
     note(
         f"{name}: {report.sent} turns sent, {report.answered} answered, failures: "
-        f"{dict(report.failures) or 'none'}, every replica running again {recovered:.1f}s after the fault, "
+        f"{dict(report.failures) or 'none'}, {recovered_means} {recovered:.1f}s after the fault, "
         f"{duplicates} turn(s) the chatbot received twice"
     )
     return report
@@ -70,13 +75,16 @@ def _kill_node(stack: MultiNodeStack, node: Node) -> float:
 
 
 def _restart(stack: MultiNodeStack, node: Node) -> None:
+    started = time.monotonic()
     stack.nodes.restart(node)
-    took = wait_until(
+    wait_until(
         f"{node.name} ready again",
         lambda: stack.manager(node.name).client().nodes.get(node.name).attrs["Status"]["State"] == "ready",
         RECOVERY_TIMEOUT,
     )
-    note(f"{node.name} started again and ready after {took:.1f}s")
+    note(
+        f"{node.name} started again, its engine answering and the node ready after {time.monotonic() - started:.1f}s"
+    )
 
 
 def _assert_no_turn_lost(report: LoadReport) -> None:
@@ -118,7 +126,7 @@ async def test_a_rolling_update_loses_no_turn(stack: MultiNodeStack) -> None:
         status.append(stack.converge().returncode)
         return time.monotonic() - started
 
-    report = await under_load(stack, "rolling update", update)
+    report = await under_load(stack, "rolling update", update, "the deploy command saw it converged")
     assert status == [0]
     for task in stack.running("proxy"):
         assert f"CEK_PROXY_LOG_LEVEL={level}" in task.spec["ContainerSpec"]["Env"], task.node
@@ -136,7 +144,7 @@ async def test_a_rotated_secret_loses_no_turn(stack: MultiNodeStack) -> None:
         status.append(stack.converge().returncode)
         return time.monotonic() - started
 
-    report = await under_load(stack, "secret rotation", rotate)
+    report = await under_load(stack, "secret rotation", rotate, "the deploy command saw it converged")
     assert status == [0]
     for task in stack.running("proxy"):
         code, content = stack.container(task).exec_run(["cat", "/run/secrets/chatbot-secret"])
