@@ -82,9 +82,7 @@ def _restart(stack: MultiNodeStack, node: Node) -> None:
         lambda: stack.manager(node.name).client().nodes.get(node.name).attrs["Status"]["State"] == "ready",
         RECOVERY_TIMEOUT,
     )
-    note(
-        f"{node.name} started again, its engine answering and the node ready after {time.monotonic() - started:.1f}s"
-    )
+    note(f"{node.name} started again and ready (engine and node) after {time.monotonic() - started:.1f}s")
 
 
 def _assert_no_turn_lost(report: LoadReport) -> None:
