@@ -31,6 +31,10 @@ SUMMARY: list[str] = []  # printed at the end of the run (tests/deploy/conftest.
 GATEWAY_CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
 STUB_PORT = 8443
 ORDERS_TRIGGER = "주문"  # the stub chatbot calls the orders action for texts with this word
+# Texts with this word the stub chatbot answers after SLOW_SECONDS: longer than the gateway waits for
+# a replica's response headers (infra/caddyfile.py), shorter than the proxy's turn budget (7.5 s).
+SLOW_TRIGGER = "천천히"
+SLOW_SECONDS = 5.5
 # The token the tests' CEK requests carry; the stub backend accepts no other.
 USER_TOKEN = watch_secret("deploy-user-token-R4nd0mTok3n")
 
@@ -147,6 +151,10 @@ class StubServices:
             "/run/secrets/action-key",
             "--action-trigger",
             ORDERS_TRIGGER,
+            "--slow-trigger",
+            SLOW_TRIGGER,
+            "--slow-seconds",
+            str(SLOW_SECONDS),
         ]
         self._create("stub-chatbot", args, files)
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
+from infra.caddyfile import RESPONSE_HEADER_TIMEOUT
 from proxy.cek.response import is_valid_cek_response
-from tests.deploy.cluster import ORDERS_TRIGGER, USER_TOKEN, Deployment
+from tests.deploy.cluster import ORDERS_TRIGGER, SLOW_SECONDS, SLOW_TRIGGER, USER_TOKEN, Deployment
 from tests.support.cek import intent, launch, session_ended, speech_texts
+from tests.support.go_duration import duration_ns
 
 
 @pytest.fixture
@@ -57,6 +63,24 @@ async def test_an_action_call_reaches_the_backend_with_the_users_token(
     answer = await _turn(gateway, deployment, body)
     # The stub chatbot called /actions/orders; the stub backend answers 200 only to `Bearer <USER_TOKEN>`.
     assert speech_texts(answer) == ['액션 200: {"orders": 2}']
+
+
+async def test_a_turn_slower_than_the_gateways_patience_is_retried_and_the_chatbot_asked_once(
+    gateway: aiohttp.ClientSession, deployment: Deployment
+) -> None:
+    # The gateway gives a replica RESPONSE_HEADER_TIMEOUT, then tries another: that one finds the
+    # turn pending in the shared idempotency window and waits for the first replica's answer.
+    assert (duration_ns(RESPONSE_HEADER_TIMEOUT) or 0) < SLOW_SECONDS * 1e9
+    before = deployment.stubs.chatbot_stats()
+    # Logs are read by whole seconds: start on a fresh one, after earlier turns' lines are written.
+    since = math.ceil(time.time() + 0.2)
+    await asyncio.sleep(since - time.time())
+    product = f"{SLOW_TRIGGER} {uuid.uuid4().hex[:8]}"
+    answer = await _turn(gateway, deployment, intent("AskOrderStatus", {"product": product}))
+    assert speech_texts(answer) == [f"답변: {product}"]
+    after = deployment.stubs.chatbot_stats()
+    assert (after["received"] - before["received"], after["duplicates"]) == (1, before["duplicates"])
+    assert deployment.proxy_outcomes(since) == {"answered": 1, "replayed": 1}
 
 
 async def test_an_unsigned_request_is_refused(gateway: aiohttp.ClientSession) -> None:

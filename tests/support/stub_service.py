@@ -1,7 +1,7 @@
 """Run a stub upstream as a process of its own (in a container for the deployment tests).
 
     python -m tests.support.stub_service chatbot --secret-file F [--secret-file F2 ...] \
-        [--action-url U --action-key-file K]
+        [--action-url U --action-key-file K] [--slow-trigger T --slow-seconds S]
     python -m tests.support.stub_service backend [--expect-token-file T]
 
 Both take `--listen host:port` and, for HTTPS, `--tls-cert`/`--tls-key`.
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--action-trigger", default="", help="chatbot: call the action only for texts with this"
     )
+    parser.add_argument("--slow-trigger", default="", help="chatbot: answer texts with this late")
+    parser.add_argument("--slow-seconds", type=float, default=0.0, help="chatbot: how late")
     parser.add_argument("--expect-token-file", type=Path, help="backend: refuse any other bearer token")
     return parser
 
@@ -52,7 +54,12 @@ def build_app(args: argparse.Namespace) -> web.Application:
     secrets = [read_secret_file(path).get_secret_value() for path in args.secret_file]
     if not secrets:
         raise SystemExit("chatbot: --secret-file is required")
-    stub = StubChatbot(secrets[0], extra_secrets=tuple(secrets[1:]))
+    stub = StubChatbot(
+        secrets[0],
+        extra_secrets=tuple(secrets[1:]),
+        slow_trigger=args.slow_trigger,
+        slow_seconds=args.slow_seconds,
+    )
     key = _secret(args.action_key_file)
     if args.action_url and key:
         stub.action = ActionCall(args.action_url, key, trigger=args.action_trigger, extra_headers={})

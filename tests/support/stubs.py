@@ -88,6 +88,8 @@ class StubChatbot:
     failure: Failure | None = None
     action: ActionCall | None = None
     record: bool = True
+    slow_trigger: str = ""  # texts with this are answered only after `slow_seconds`
+    slow_seconds: float = 0.0
 
     def reply_next(
         self, bubbles: list[dict[str, Any]] | None, scenario: str | None = None, **fields: Any
@@ -141,6 +143,8 @@ class StubChatbot:
         self.matched[secret_index] += 1
         if self.failure:
             return await fail(request, self.failure)
+        if self.slow_trigger and self.slow_trigger in _text(message):
+            await asyncio.sleep(self.slow_seconds)
         if self.scripted:
             reply = self.scripted.popleft()
         elif self.action and message.get("event") == "send" and self.action.trigger in _text(message):
