@@ -33,9 +33,10 @@ RETRY_SECONDS = 5
 DIAL_TIMEOUT = "1s"
 # A replica that sends no response headers for this long is taken as dead (a node that vanished
 # leaves its connections hanging) and the turn is tried on another. A live replica answers every turn
-# within its 7.5 s budget: for a turn slower than this, the retry waits in the shared idempotency
-# window for the first replica's answer (about 7.5 - 4 s more, inside this timeout again), so a slow
-# chatbot still gets its answer through and is never called twice.
+# once the chatbot answers or its 5 s timeout (CEK_PROXY_UPSTREAM_TIMEOUT) passes: for a turn slower
+# than this, the retry waits in the shared idempotency window for the first replica's answer (at most
+# about 1 s more, inside this timeout again), so a slow chatbot's answer still comes through and the
+# chatbot is never called twice (tests/deploy/test_end_to_end.py).
 RESPONSE_HEADER_TIMEOUT = "4s"
 IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -24,25 +25,23 @@ from tests.conftest import watch_secret
 from tests.deploy.applier import NAME_LABEL, RUN_LABEL, upsert_service
 from tests.deploy.provider_wait import wait_like_provider
 from tests.support.pulumi_program import ROOT
+from tests.support.run_summary import RunSummary
 from tests.support.tls import TestCA
+from tests.support.tools import missing
 
 ROLE_LABEL = "cek-proxy.role"
-SUMMARY: list[str] = []  # printed at the end of the run (tests/deploy/conftest.py)
+SUMMARY = RunSummary("deployment")  # printed at the end of the run (tests/deploy/conftest.py)
+note = SUMMARY.note
 GATEWAY_CA_PATH = "/data/caddy/pki/authorities/local/root.crt"
 STUB_PORT = 8443
 ORDERS_TRIGGER = "주문"  # the stub chatbot calls the orders action for texts with this word
 # Texts with this word the stub chatbot answers after SLOW_SECONDS: longer than the gateway waits for
-# a replica's response headers (infra/caddyfile.py), shorter than the proxy's turn budget (7.5 s).
+# a replica's response headers (infra/caddyfile.py, 4 s), shorter than the proxy waits for the
+# chatbot (CEK_PROXY_UPSTREAM_TIMEOUT, 5 s by default, which the stack keeps).
 SLOW_TRIGGER = "천천히"
-SLOW_SECONDS = 5.5
+SLOW_SECONDS = 4.5
 # The token the tests' CEK requests carry; the stub backend accepts no other.
 USER_TOKEN = watch_secret("deploy-user-token-R4nd0mTok3n")
-
-
-def note(line: str) -> None:
-    """Print now (seen with -s) and in the run's closing summary (always seen)."""
-    SUMMARY.append(line)
-    print(f"\n[deploy] {line}", flush=True)
 
 
 def _labelled(run_id: str, **extra: str) -> list[str]:
@@ -232,6 +231,41 @@ class StubServices:
         return stats
 
 
+def host_swarm_engine(timeout: float = 60) -> docker.DockerClient:
+    """This machine's engine in Swarm mode, set up by scripts/lib.sh when missing."""
+    setup = subprocess.run(
+        ["bash", "-c", "source scripts/lib.sh && ensure_docker_swarm"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if setup.returncode != 0:
+        missing(
+            "a Docker engine in Swarm mode",
+            f"scripts/lib.sh ensure_docker_swarm said: {setup.stderr.strip()}",
+        )
+    return docker.from_env(version="auto", timeout=timeout)
+
+
+def run_converge(
+    stack: str, timeout: float, docker_host: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The product's deploy wait, `python -m infra.converge --stack STACK`, as `scripts/deploy` runs it
+    after `pulumi up` (against `docker_host` when given); its progress lines go to the run's output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.converge", "--stack", stack, "--timeout", str(timeout)],
+        cwd=ROOT,
+        env={**os.environ, **({"DOCKER_HOST": docker_host} if docker_host else {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout + 60,
+        check=False,
+    )
+    print(done.stdout, done.stderr, sep="\n", flush=True)
+    return done
+
+
 def stub_image(client: docker.DockerClient, proxy_image: str) -> str:
     """The stubs' image (built on `client`'s engine when missing), tagged by its content."""
     digest = hashlib.sha256(proxy_image.encode())
@@ -308,18 +342,7 @@ class Deployment:
         )
 
     def converge(self, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """The product's deploy wait, `python -m infra.converge --stack dev`, as `scripts/deploy` runs it
-        after `pulumi up`; its progress lines go to the run's output."""
-        done = subprocess.run(
-            [sys.executable, "-m", "infra.converge", "--stack", self.stack, "--timeout", str(timeout)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout + 60,
-            check=False,
-        )
-        print(done.stdout, done.stderr, sep="\n", flush=True)
-        return done
+        return run_converge(self.stack, timeout)
 
     def tasks_on_current_spec(self, role: str) -> tuple[int, int]:
         """(running tasks of the service made from its current task template, all its running tasks)."""

@@ -22,10 +22,9 @@ from infra.engine import engine_platform
 from infra.images import LOCAL_BASE_IMAGE, PROXY
 from tests.deploy import stack_inputs
 from tests.deploy.applier import SwarmApplier, remove_stale_runs
-from tests.deploy.cluster import SUMMARY, Deployment, StubServices, note, stub_image
+from tests.deploy.cluster import SUMMARY, Deployment, StubServices, host_swarm_engine, note, stub_image
 from tests.deploy.stack_inputs import new_run_id, stack_secrets
 from tests.support.pulumi_program import ROOT, program_request, run_module
-from tests.support.tools import missing
 
 HTTPS_PORT, HTTP_PORT = 18443, 18080
 STACK = "dev"
@@ -47,28 +46,13 @@ def _stage(name: str, started: float) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How long each deployment stage took and what each load saw, at the end of the run."""
-    if SUMMARY:
-        terminalreporter.section("deployment")
-        for line in SUMMARY:
-            terminalreporter.write_line(line)
+    SUMMARY.write(terminalreporter)
 
 
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
     started = time.monotonic()
-    setup = subprocess.run(
-        ["bash", "-c", "source scripts/lib.sh && ensure_docker_swarm"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if setup.returncode != 0:
-        missing(
-            "a Docker engine in Swarm mode",
-            f"scripts/lib.sh ensure_docker_swarm said: {setup.stderr.strip()}",
-        )
-    client = docker.from_env(version="auto")
+    client = host_swarm_engine()
     remove_stale_runs(client)
     _stage("docker engine and swarm", started)
     return client

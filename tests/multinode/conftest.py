@@ -31,11 +31,10 @@ from infra.placement import GATEWAY_LABEL, TOKEN_STORE_LABEL, ZONE_LABEL
 from tests.conftest import watch_secret
 from tests.deploy import stack_inputs
 from tests.deploy.applier import push_image
-from tests.deploy.cluster import StubServices, stub_image
+from tests.deploy.cluster import StubServices, host_swarm_engine, stub_image
 from tests.multinode.nodes import REGISTRY, REGISTRY_USER, NodeCluster, NodeSpec, remove_stale_clusters
 from tests.multinode.stack import SUMMARY, MultiNodeStack, note
 from tests.support.pulumi_program import ROOT, program_request, run_module
-from tests.support.tools import missing
 
 STACK = "dev"
 HTTPS_PORT, HTTP_PORT = 19443, 19080
@@ -68,24 +67,12 @@ def _log(message: str) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How long each stage took and what each fault did to the load, at the end of the run."""
-    if SUMMARY:
-        terminalreporter.section("multinode")
-        for line in SUMMARY:
-            terminalreporter.write_line(line)
+    SUMMARY.write(terminalreporter)
 
 
 @pytest.fixture(scope="session")
 def host_engine() -> docker.DockerClient:
-    setup = subprocess.run(
-        ["bash", "-c", "source scripts/lib.sh && ensure_docker_swarm"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if setup.returncode != 0:
-        missing("a Docker engine", f"scripts/lib.sh ensure_docker_swarm said: {setup.stderr.strip()}")
-    client = docker.from_env(version="auto", timeout=600)
+    client = host_swarm_engine(timeout=600)
     remove_stale_clusters(client, _log)
     return client
 

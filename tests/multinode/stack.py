@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import ssl
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,18 +14,13 @@ from docker.models.services import Service
 
 from infra.swarm import ROLE_LABEL
 from tests.deploy.applier import RUN_LABEL
-from tests.deploy.cluster import GATEWAY_CA_PATH, StubServices, read_file
+from tests.deploy.cluster import GATEWAY_CA_PATH, StubServices, read_file, run_converge
 from tests.multinode.nodes import Node, NodeCluster
 from tests.support.cek import CekSigner
-from tests.support.pulumi_program import ROOT
+from tests.support.run_summary import RunSummary
 
-SUMMARY: list[str] = []  # printed at the end of the run (tests/multinode/conftest.py)
-
-
-def note(line: str) -> None:
-    """Print now (seen with -s) and in the run's closing summary (always seen)."""
-    SUMMARY.append(line)
-    print(f"\n[multinode] {line}", flush=True)
+SUMMARY = RunSummary("multinode")  # printed at the end of the run (tests/multinode/conftest.py)
+note = SUMMARY.note
 
 
 @dataclass(frozen=True)
@@ -96,18 +89,8 @@ class MultiNodeStack:
         self.apply(self.overrides, self.secrets)
 
     def converge(self, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """The product's deploy wait, `python -m infra.converge`, against n1 (DOCKER_HOST)."""
-        done = subprocess.run(
-            [sys.executable, "-m", "infra.converge", "--stack", self.stack, "--timeout", str(timeout)],
-            cwd=ROOT,
-            env={**os.environ, "DOCKER_HOST": self.nodes.manager.url},
-            capture_output=True,
-            text=True,
-            timeout=timeout + 60,
-            check=False,
-        )
-        print(done.stdout, done.stderr, sep="\n", flush=True)
-        return done
+        """The product's deploy wait against n1, the program's engine."""
+        return run_converge(self.stack, timeout, self.nodes.manager.url)
 
     def node_client(self, name: str) -> docker.DockerClient:
         return self.nodes.client(name)
