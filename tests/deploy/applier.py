@@ -222,6 +222,9 @@ class SwarmApplier(pulumi.runtime.Mocks):
         errors = [error for service in services if (error := _removed(service))]
         ids = {service.id for service in services}
         _wait_gone(lambda: [c for c in self.client.api.containers(all=True) if _service_id(c) in ids])
+        # Plain containers a test ran beside the stack (tests/deploy/test_gateway_retries.py).
+        containers = self.client.containers.list(all=True, filters=selector, ignore_removed=True)
+        errors += [error for container in containers if (error := _removed(container, force=True))]
         for collection in (
             self.client.secrets,
             self.client.configs,
@@ -267,9 +270,9 @@ def remove_stale_runs(client: docker.DockerClient, log: Callable[[str], None] = 
         SwarmApplier(client, run, Path("."), log=log).remove_all()
 
 
-def _removed(item: Any) -> docker.errors.APIError | None:
+def _removed(item: Any, **options: Any) -> docker.errors.APIError | None:
     try:
-        item.remove()
+        item.remove(**options)
     except docker.errors.NotFound:
         return None
     except docker.errors.APIError as exc:

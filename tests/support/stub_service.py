@@ -3,6 +3,7 @@
     python -m tests.support.stub_service chatbot --secret-file F [--secret-file F2 ...] \
         [--action-url U --action-key-file K] [--slow-trigger T --slow-seconds S]
     python -m tests.support.stub_service backend [--expect-token-file T]
+    python -m tests.support.stub_service replica [--hang-up]
 
 Both take `--listen host:port` and, for HTTPS, `--tls-cert`/`--tls-key`.
 """
@@ -17,12 +18,12 @@ from pathlib import Path
 from aiohttp import web
 
 from proxy.secret_files import read_secret_file
-from tests.support.stubs import ActionCall, StubActionBackend, StubChatbot
+from tests.support.stubs import ActionCall, StubActionBackend, StubChatbot, StubReplica
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stub_service")
-    parser.add_argument("kind", choices=("chatbot", "backend"))
+    parser.add_argument("kind", choices=("chatbot", "backend", "replica"))
     parser.add_argument("--listen", default="0.0.0.0:8443")
     parser.add_argument("--tls-cert", type=Path)
     parser.add_argument("--tls-key", type=Path)
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--slow-trigger", default="", help="chatbot: answer texts with this late")
     parser.add_argument("--slow-seconds", type=float, default=0.0, help="chatbot: how late")
+    parser.add_argument("--hang-up", action="store_true", help="replica: read, then close, never answer")
     parser.add_argument("--expect-token-file", type=Path, help="backend: refuse any other bearer token")
     return parser
 
@@ -49,6 +51,8 @@ def _secret(path: Path | None) -> str | None:
 
 
 def build_app(args: argparse.Namespace) -> web.Application:
+    if args.kind == "replica":
+        return StubReplica(hang_up=args.hang_up).app()
     if args.kind == "backend":
         return StubActionBackend(expected_token=_secret(args.expect_token_file)).app()
     secrets = [read_secret_file(path).get_secret_value() for path in args.secret_file]

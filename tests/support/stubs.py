@@ -10,6 +10,7 @@ in the ways real upstreams fail (slow, 5xx, junk, dropped connections).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -188,6 +189,31 @@ class StubActionBackend:
         if self.expected_token and request.headers.get("Authorization") != f"Bearer {self.expected_token}":
             return web.json_response({"error": "unexpected token"}, status=403)
         return web.json_response({"orders": 2}, status=200)
+
+
+@dataclass
+class StubReplica:
+    """Stands in for a proxy replica behind the gateway. It writes a JSON line for each request it
+    read (method, path, SHA-256 of the body) to stdout, then answers with the same fields or, with
+    `hang_up`, closes the connection without an answer, as a replica that dies mid-request does."""
+
+    hang_up: bool = False
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        seen = {
+            "method": request.method,
+            "path": request.path,
+            "sha256": hashlib.sha256(await request.read()).hexdigest(),
+        }
+        print(json.dumps(seen), flush=True)
+        if self.hang_up:
+            return await fail(request, Failure("drop"))
+        return web.json_response(seen)
 
 
 def _text(message: dict[str, Any]) -> str:
