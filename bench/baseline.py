@@ -28,7 +28,7 @@ async def forward(request: web.Request) -> web.Response:
         return web.Response(status=reply.status, body=answer, headers={"Content-Type": content_type})
 
 
-async def client_session(app: web.Application) -> AsyncIterator[None]:
+async def upstream_client(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         app[SESSION] = session
         yield
@@ -37,7 +37,7 @@ async def client_session(app: web.Application) -> AsyncIterator[None]:
 def create_app(upstream: str) -> web.Application:
     app = web.Application()
     app[UPSTREAM] = upstream.rstrip("/")
-    app.cleanup_ctx.append(client_session)
+    app.cleanup_ctx.append(upstream_client)
     app.router.add_route("*", "/{tail:.*}", forward)
     return app
 

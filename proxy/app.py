@@ -35,7 +35,7 @@ from proxy.state import (
     VERIFIER,
     VOICE,
 )
-from proxy.upstream import Upstream, UpstreamError, client_session
+from proxy.upstream import Upstream, UpstreamError, upstream_client
 
 KEY_FETCH_TIMEOUT = 3.0
 
@@ -120,7 +120,7 @@ async def token_store(app: web.Application) -> AsyncIterator[None]:
 async def upstream_services(app: web.Application) -> AsyncIterator[None]:
     """The client session and everything that calls out through it, closed on shutdown."""
     settings, metrics = app[SETTINGS], app[METRICS]
-    async with client_session(settings.upstream_ca_file) as session:
+    async with upstream_client(settings.upstream_ca_file) as session:
         remote = None
         if settings.cek_public_key_url:
             key_upstream = Upstream(

@@ -18,10 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from multidict import CIMultiDictProxy
-from yarl import URL
 
+from proxy.http_client import (
+    ConnectError,
+    DroppedError,
+    HttpClient,
+    HttpError,
+    RawReply,
+    ReplyTooLargeError,
+)
 from proxy.metrics import Metrics
 
 MAX_REPLY_BYTES = 1024 * 1024
@@ -58,20 +64,14 @@ def client_ssl_context(extra_ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
-def client_session(extra_ca_file: Path | None, limit: int = 200) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
-        ssl=client_ssl_context(extra_ca_file), limit=limit, ttl_dns_cache=30, keepalive_timeout=30
-    )
-    # Every call has its deadline from Upstream.request, which is the only user of the session; a
-    # session-wide `total` as well would arm and cancel a second timer per call for nothing.
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT),
-        auto_decompress=False,
-        headers={"Accept-Encoding": ACCEPTED_ENCODINGS},
-        skip_auto_headers=("User-Agent",),
-        # Upstreams get no cookies from one another, and a jar would be searched on every call.
-        cookie_jar=aiohttp.DummyCookieJar(),
+def upstream_client(extra_ca_file: Path | None, limit: int = 200) -> HttpClient:
+    """The one client every upstream call goes through (closed with `async with`)."""
+    return HttpClient(
+        client_ssl_context(extra_ca_file),
+        limit=limit,
+        keepalive=30,
+        connect_timeout=CONNECT_TIMEOUT,
+        default_headers={"Accept-Encoding": ACCEPTED_ENCODINGS},
     )
 
 
@@ -105,28 +105,17 @@ class _Inflater:
             raise UpstreamError("protocol", "compressed reply cut short")
 
 
-def _inflater(response: aiohttp.ClientResponse, limit: int) -> _Inflater | None:
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+def _inflated(reply: RawReply, limit: int) -> bytes:
+    """The reply's body, inflated (never past `limit`) when it came gzip or deflate encoded."""
+    encoding = reply.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
-        return None
+        return reply.body
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise UpstreamError("protocol", "reply in an encoding that was not asked for")
-    return _Inflater(encoding, limit)
-
-
-async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    inflater = _inflater(response, limit)
-    if inflater is None and response.content_length is not None and response.content_length <= limit:
-        return await response.read()  # the parser stops at Content-Length: it cannot grow past it
-    chunks, received = [], 0
-    async for raw in response.content.iter_any():
-        received += len(raw)  # the compressed size counts too (bytes after a gzip end, say)
-        if received > limit:
-            raise UpstreamError("too_large", f"reply over {limit} bytes")
-        chunks.append(inflater.feed(raw) if inflater else raw)
-    if inflater:
-        inflater.check_complete()
-    return b"".join(chunks)
+    inflater = _Inflater(encoding, limit)
+    body = inflater.feed(reply.body) if reply.body else b""
+    inflater.check_complete()
+    return body
 
 
 class Upstream:
@@ -135,7 +124,7 @@ class Upstream:
     def __init__(
         self,
         name: str,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         metrics: Metrics,
         *,
         timeout: float,
@@ -186,34 +175,26 @@ class Upstream:
             try:
                 async with asyncio.timeout_at(deadline):
                     return await self._once(method, url, data, headers)
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                # Not connected, nothing sent: forget the address (it may have moved) and try once more.
-                self._forget_address(url)
+            except ConnectError as exc:
+                # Not connected, nothing sent (a new connection resolves the name again): once more.
                 if attempt == 2 or asyncio.get_running_loop().time() >= deadline:
                     raise UpstreamError("connection", type(exc).__name__) from exc
             except TimeoutError as exc:
                 raise UpstreamError("timeout") from exc
-            except aiohttp.ClientConnectionError as exc:
+            except DroppedError as exc:
                 # Dropped (a reset, a stale keep-alive connection): the request may have arrived, so
                 # only replay-safe requests go again.
                 retry = self._replay_safe or method in IDEMPOTENT_METHODS
                 if attempt == 2 or not retry or asyncio.get_running_loop().time() >= deadline:
                     raise UpstreamError("connection", type(exc).__name__) from exc
-            except aiohttp.ClientError as exc:
+            except ReplyTooLargeError as exc:
+                raise UpstreamError("too_large", str(exc)) from exc
+            except (HttpError, ValueError) as exc:
                 raise UpstreamError("protocol", type(exc).__name__) from exc
         raise AssertionError("unreachable")
-
-    def _forget_address(self, url: str) -> None:
-        connector = self._session.connector
-        parts = URL(url)
-        if isinstance(connector, aiohttp.TCPConnector) and parts.host is not None:
-            connector.clear_dns_cache(parts.host, parts.port)
 
     async def _once(
         self, method: str, url: str, data: bytes | None, headers: Mapping[str, str] | None
     ) -> UpstreamReply:
-        async with self._session.request(
-            method, url, data=data, headers=headers, allow_redirects=False
-        ) as resp:
-            body = await _read_limited(resp, self._max_reply)
-            return UpstreamReply(resp.status, body, resp.headers)
+        reply = await self._session.request(method, url, body=data, headers=headers, max_body=self._max_reply)
+        return UpstreamReply(reply.status, _inflated(reply, self._max_reply), reply.headers)

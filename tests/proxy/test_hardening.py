@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from proxy.metrics import Metrics
-from proxy.upstream import Upstream, UpstreamError, client_session
+from proxy.upstream import Upstream, UpstreamError, upstream_client
 from tests.conftest import watch_secret
 from tests.proxy.conftest import ACTION_KEY, TOKEN_KEY, ProxyFactory, ServerFactory, cek_turn, linking_config
 from tests.support.cek import ACCESS_TOKEN, CekSigner, cek_request, intent, speech_texts
@@ -171,7 +171,7 @@ async def _gzip_reply(aiohttp_server: ServerFactory, body: bytes) -> bytes:
     app = web.Application()
     app.router.add_get("/", handle)
     server = await aiohttp_server(app)
-    async with client_session(None) as session:
+    async with upstream_client(None) as session:
         upstream = Upstream("test", session, Metrics(), timeout=2)
         return (await upstream.request("GET", str(server.make_url("/")))).body
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import socket
+import ssl
 import time
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from proxy.cek.response import is_valid_cek_response
+from proxy.http_client import HttpClient
 from proxy.metrics import Metrics
-from proxy.upstream import Upstream, UpstreamError, client_session
+from proxy.upstream import Upstream, UpstreamError, upstream_client
 from tests.proxy.conftest import ProxyFactory, ServerFactory
 from tests.support.cek import CekSigner, intent, speech_texts
 from tests.support.stubs import Failure, StubCekBackend, StubChatbot
@@ -134,7 +133,7 @@ async def test_a_reply_over_the_cap_is_cut_off(aiohttp_server: Any, size: int, c
     app = web.Application()
     app.router.add_get("/", big)
     server = await aiohttp_server(app)
-    async with client_session(None) as session:
+    async with upstream_client(None) as session:
         upstream = Upstream("test", session, Metrics(), timeout=2, max_reply_bytes=1000)
         with pytest.raises(UpstreamError, match="too_large"):
             await upstream.request("GET", str(server.make_url("/")))
@@ -142,41 +141,28 @@ async def test_a_reply_over_the_cap_is_cut_off(aiohttp_server: Any, size: int, c
         assert (await small.request("GET", str(server.make_url("/")))).body == b"x" * size
 
 
-class MovingResolver(AbstractResolver):
+class MovingResolver:
     """DNS for an upstream that moved: the first answer is its old address (nothing listens there)."""
 
     def __init__(self, old_port: int, new_port: int) -> None:
         self.ports = [old_port, new_port]
         self.lookups = 0
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
+    async def __call__(self, host: str, port: int) -> list[tuple[str, int]]:
         answer = self.ports[min(self.lookups, 1)]
         self.lookups += 1
-        return [
-            {
-                "hostname": host,
-                "host": "127.0.0.1",
-                "port": answer,
-                "family": socket.AF_INET,
-                "proto": 0,
-                "flags": 0,
-            }
-        ]
-
-    async def close(self) -> None:
-        return None
+        return [("127.0.0.1", answer)]
 
 
 async def test_an_upstream_that_moved_is_found_again_within_the_call(
     aiohttp_server: ServerFactory, unused_tcp_port: int
 ) -> None:
-    """A cached address that no longer answers is forgotten before the one retry (a replaced container)."""
+    """A new connection looks the name up again, so the one retry finds a replaced container."""
     stub = StubCekBackend()
     server = await aiohttp_server(stub.app())
     assert server.port is not None
     resolver = MovingResolver(old_port=unused_tcp_port, new_port=server.port)
-    connector = aiohttp.TCPConnector(resolver=resolver, ttl_dns_cache=300)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with HttpClient(ssl.create_default_context(), resolve=resolver) as session:
         upstream = Upstream("passthrough", session, Metrics(), timeout=5)
         reply = await upstream.request("POST", "http://backend.internal/clova", data=b"{}")
     assert reply.status == 200
