@@ -6,6 +6,7 @@ import asyncio
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from proxy.http_client import (
     ProtocolError,
     ReplyTooLargeError,
 )
+from proxy.upstream import upstream_client
+from tests.support.tls import TestCA
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -216,3 +219,39 @@ async def test_a_header_that_would_split_the_request_is_refused(
     with pytest.raises(ValueError, match="cannot be sent"):
         await client.request("GET", server.url, headers=headers, max_body=100)
     assert server.requests == []
+
+
+async def _tls_server(tmp_path: Path, *names: str) -> tuple[ScriptedServer, Path, asyncio.Server]:
+    ca = TestCA()
+    cert, key = ca.issue(*names).write(tmp_path, "server")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    scripted = ScriptedServer([OK])
+    server = await asyncio.start_server(scripted.handle, "127.0.0.1", 0, ssl=context)
+    scripted.port = server.sockets[0].getsockname()[1]
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(ca.cert_pem)
+    return scripted, ca_file, server
+
+
+async def test_https_verifies_the_upstream_against_the_configured_ca(tmp_path: Path) -> None:
+    scripted, ca_file, server = await _tls_server(tmp_path, "localhost")
+    url = f"https://localhost:{scripted.port}/"
+    try:
+        async with upstream_client(ca_file) as trusting:
+            assert (await trusting.request("GET", url, max_body=100)).body == b"hello"
+        async with upstream_client(None) as default:  # the test CA is nobody's root
+            with pytest.raises(ConnectError):
+                await default.request("GET", url, max_body=100)
+    finally:
+        server.close()
+
+
+async def test_https_refuses_a_certificate_for_another_name(tmp_path: Path) -> None:
+    scripted, ca_file, server = await _tls_server(tmp_path, "chatbot.example")
+    try:
+        async with upstream_client(ca_file) as client:
+            with pytest.raises(ConnectError):
+                await client.request("GET", f"https://localhost:{scripted.port}/", max_body=100)
+    finally:
+        server.close()
