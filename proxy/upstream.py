@@ -1,10 +1,10 @@
 """Calls to upstream services with a hard deadline, bounded replies and one retry on connection errors.
 
-aiohttp's default client timeout is 300 s; a voice turn has 8 s in all. Every call here gets one
-deadline covering connect, send, wait and read, and a reply larger than `max_reply_bytes` is cut
-off instead of being buffered. The cap holds for the inflated size: aiohttp's own decompression is
-off, and a gzip or deflate reply is inflated here, never past the cap (a 130 KiB gzip reply can
-inflate to 128 MiB).
+A voice turn has 8 s in all. Every call here gets one deadline covering connect, send, wait and
+read (the client, proxy/http_client.py, has no timeout of its own but the connect one), and a reply
+larger than `max_reply_bytes` is refused before it is read. The cap holds for the inflated size too:
+a gzip or deflate reply is inflated here, never past the cap (a 130 KiB gzip reply can inflate to
+128 MiB).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from multidict import CIMultiDictProxy
 
@@ -75,51 +74,32 @@ def upstream_client(extra_ca_file: Path | None, limit: int = 200) -> HttpClient:
     )
 
 
-class _Inflater:
-    """Inflates a gzip or deflate body chunk by chunk, never producing more than `limit` bytes."""
-
-    def __init__(self, encoding: str, limit: int) -> None:
-        self._gzip = encoding in ("gzip", "x-gzip")
-        self._zlib: Any = None  # made at the first chunk: deflate's framing shows in its first byte
-        self._left = limit
-        self._limit = limit
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self._zlib is None:
-            # gzip; deflate zlib-wrapped as the RFC says, or raw as some servers send it.
-            zlib_wrapped = bool(chunk) and chunk[0] & 0x0F == 8
-            wbits = 16 + zlib.MAX_WBITS if self._gzip else zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
-            self._zlib = zlib.decompressobj(wbits)
-        try:
-            out: bytes = self._zlib.decompress(chunk, self._left + 1)
-        except zlib.error as exc:
-            raise UpstreamError("protocol", "reply is not validly compressed") from exc
-        if len(out) > self._left:
-            raise UpstreamError("too_large", f"reply inflates to over {self._limit} bytes")
-        self._left -= len(out)
-        return out
-
-    def check_complete(self) -> None:
-        """UpstreamError when the stream stopped before its end (an empty body is complete)."""
-        if self._zlib is not None and not self._zlib.eof:
-            raise UpstreamError("protocol", "compressed reply cut short")
-
-
 def _inflated(reply: RawReply, limit: int) -> bytes:
     """The reply's body, inflated (never past `limit`) when it came gzip or deflate encoded."""
     encoding = reply.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
+    if encoding in ("", "identity") or not reply.body:
         return reply.body
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise UpstreamError("protocol", "reply in an encoding that was not asked for")
-    inflater = _Inflater(encoding, limit)
-    body = inflater.feed(reply.body) if reply.body else b""
-    inflater.check_complete()
+    # gzip; deflate zlib-wrapped as the RFC says, or raw as some servers send it.
+    zlib_wrapped = reply.body[0] & 0x0F == 8
+    gzip = encoding != "deflate"
+    inflater = zlib.decompressobj(
+        16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS
+    )
+    try:
+        body: bytes = inflater.decompress(reply.body, limit + 1)
+    except zlib.error as exc:
+        raise UpstreamError("protocol", "reply is not validly compressed") from exc
+    if len(body) > limit:
+        raise UpstreamError("too_large", f"reply inflates to over {limit} bytes")
+    if not inflater.eof:
+        raise UpstreamError("protocol", "compressed reply cut short")
     return body
 
 
 class Upstream:
-    """One named upstream (for metrics) reached through a shared client session."""
+    """One named upstream (for metrics) reached through the shared client."""
 
     def __init__(
         self,
