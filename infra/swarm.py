@@ -24,8 +24,8 @@ STACK_LABEL = "cek-proxy.stack"
 # Every duration is written the way the provider reads it back (Go's shortest form: "1m", not
 # "60s"); any other spelling shows as a change on every `pulumi up` (tests/infra/test_read_back.py).
 RESTART_WINDOW = "1m"
-# A failed task is restarted after 1 s (Swarm's default is 5 s): with a 1 s dispatcher heartbeat
-# (README, Several nodes) a dead node's replicas run elsewhere about 6 s after it died.
+# A failed task is restarted after 1 s (Swarm's default is 5 s), and a dead node's replicas start
+# elsewhere as soon as the managers mark it down (3 x the dispatcher heartbeat: infra/swarm_settings.py).
 RESTART_DELAY = "1s"
 
 _Rolling = TypeVar("_Rolling", docker.ServiceUpdateConfigArgs, docker.ServiceRollbackConfigArgs)

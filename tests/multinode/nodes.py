@@ -227,7 +227,9 @@ class NodeCluster:
         first, *others = self.nodes.values()
         for node in self.nodes.values():
             self.wait_engine(node)
-        first.docker("swarm", "init", "--advertise-addr", first.ip, "--dispatcher-heartbeat", "1s")
+        # Docker's default dispatcher heartbeat (5 s): with 1 s a new Raft leader marked healthy nodes
+        # down and restarted their tasks, the gateway's among them (infra/swarm_settings.py).
+        first.docker("swarm", "init", "--advertise-addr", first.ip)
         tokens = {role: first.docker("swarm", "join-token", "-q", role) for role in ("manager", "worker")}
         for node in others:
             role = "manager" if node.spec.manager else "worker"

@@ -3,6 +3,8 @@ tasks on worker nodes checked from inside with testinfra, as on one node (tests/
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import testinfra
 
@@ -71,18 +73,36 @@ def test_tasks_on_workers_are_hardened_and_get_their_secrets_as_files(
     note(f"testinfra: proxy tasks on {sorted(t.node for t in _on_workers(stack))} checked")
 
 
+def _run_program(stack: MultiNodeStack, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The program run against n1 with these settings (under mocks): its log and its resources."""
+    request = program_request(stack.stack, stack.secrets, overrides)
+    recorded: dict[str, Any] = run_module("tests.support.pulumi_program", request, 120)
+    return recorded
+
+
 def test_without_a_registry_the_program_pins_everything_to_its_node_and_says_so(
     stack: MultiNodeStack,
 ) -> None:
-    overrides = {**stack.overrides, "registryServer": "", "registryUsername": ""}
-    recorded = run_module(
-        "tests.support.pulumi_program", program_request(stack.stack, stack.secrets, overrides), 120
-    )
+    recorded = _run_program(stack, {**stack.overrides, "registryServer": "", "registryUsername": ""})
     warned = [line for line in recorded["log"].splitlines() if "no registryServer is set" in line]
     assert warned, recorded["log"][-2000:]
+    assert "dispatcher heartbeat" not in recorded["log"]  # Docker's default 5 s, read from n1
     assert "the Swarm has 5 nodes" in warned[0]
     pin = f"node.id == {stack.nodes.manager.node_id()}"
     services = [r for r in recorded["resources"] if r["type"] == "docker:index/service:Service"]
     assert {r["name"]: r["inputs"]["taskSpec"]["placement"]["constraints"] for r in services} == {
         name: [pin] for name in ("token-store", "proxy", "gateway")
     }
+
+
+def test_a_short_dispatcher_heartbeat_draws_the_programs_warning(stack: MultiNodeStack) -> None:
+    """1 s, which let a new Raft leader mark the gateway's healthy node down (infra/swarm_settings.py)."""
+    manager = stack.nodes.manager
+    manager.docker("swarm", "update", "--dispatcher-heartbeat", "1s")
+    try:
+        log = _run_program(stack, stack.overrides)["log"]
+    finally:
+        manager.docker("swarm", "update", "--dispatcher-heartbeat", "5s")
+    warned = [line for line in log.splitlines() if "the Swarm's dispatcher heartbeat is 1s" in line]
+    assert warned, log[-2000:]
+    assert "docker swarm update --dispatcher-heartbeat 5s" in warned[0]
