@@ -18,12 +18,11 @@ from infra.placement import stack_placement
 from infra.proxy import Proxy, ProxyArgs
 from infra.secrets_store import SecretsStore, SecretsStoreArgs
 from infra.settings import load_settings
-from infra.swarm_settings import swarm_warnings
 from infra.token_store import TokenStore, TokenStoreArgs
 
 settings = load_settings()
 placement = stack_placement(settings)
-for warning in (*placement.warnings, *swarm_warnings(settings.docker_host, settings.docker_ssh_opts)):
+for warning in placement.warnings:
     pulumi.log.warn(warning)
 host = ContainerHost("host", ContainerHostArgs(host=settings.docker_host, ssh_opts=settings.docker_ssh_opts))
 on_host = pulumi.ResourceOptions(providers=[host.provider])

@@ -24,6 +24,7 @@ import pulumi_docker as docker
 from infra.engine import EngineError
 from infra.settings import StackSettings
 from infra.swarm_nodes import SwarmNode, read_nodes
+from infra.swarm_settings import swarm_warnings
 
 ZONE_LABEL = "zone"
 GATEWAY_LABEL = "cek-proxy.gateway"
@@ -56,19 +57,25 @@ class PlacementPlan:
 
 
 def stack_placement(settings: StackSettings) -> PlacementPlan:
-    """The plan for the stack's Swarm, as its engine lists the nodes now."""
-    unread: tuple[str, ...] = ()
+    """The plan for the stack's Swarm, as its engine lists the nodes now, with what the program should
+    say about the Swarm-wide settings (asked only of an engine that answered: one warning, one wait,
+    when it cannot be reached)."""
+    host, ssh_opts = settings.docker_host, settings.docker_ssh_opts
+    read: tuple[str, ...]
     try:
-        nodes = read_nodes(settings.docker_host, settings.docker_ssh_opts)
+        nodes = read_nodes(host, ssh_opts)
     except EngineError as exc:
-        nodes, unread = (), (f"cannot list the Swarm's nodes ({exc}): services are placed as on one node",)
+        nodes = ()
+        read = (f"cannot list the Swarm's nodes ({exc}): services are placed as on one node",)
+    else:
+        read = swarm_warnings(host, ssh_opts)
     plan = plan_placement(
         nodes,
         registry=bool(settings.registry),
         proxy_replicas=settings.proxy_replicas,
         max_per_node=settings.proxy_max_replicas_per_node,
     )
-    return dataclasses.replace(plan, warnings=(*unread, *plan.warnings))
+    return dataclasses.replace(plan, warnings=(*read, *plan.warnings))
 
 
 def plan_placement(

@@ -14,6 +14,7 @@ from tests.multinode.stack import MultiNodeStack, Task, note
 from tests.support.pulumi_program import program_request, run_module
 
 WORKERS = ("n4", "n5")
+WITHOUT_REGISTRY = {"registryServer": "", "registryUsername": ""}
 PROXY_SECRETS = ("chatbot-secret", "action-key", "token-key", "token-store-password", "user-id-key")
 
 
@@ -83,7 +84,7 @@ def _run_program(stack: MultiNodeStack, overrides: dict[str, Any]) -> dict[str, 
 def test_without_a_registry_the_program_pins_everything_to_its_node_and_says_so(
     stack: MultiNodeStack,
 ) -> None:
-    recorded = _run_program(stack, {**stack.overrides, "registryServer": "", "registryUsername": ""})
+    recorded = _run_program(stack, {**stack.overrides, **WITHOUT_REGISTRY})
     warned = [line for line in recorded["log"].splitlines() if "no registryServer is set" in line]
     assert warned, recorded["log"][-2000:]
     assert "dispatcher heartbeat" not in recorded["log"]  # Docker's default 5 s, read from n1
@@ -100,7 +101,7 @@ def test_a_short_dispatcher_heartbeat_draws_the_programs_warning(stack: MultiNod
     manager = stack.nodes.manager
     manager.docker("swarm", "update", "--dispatcher-heartbeat", "1s")
     try:
-        log = _run_program(stack, {**stack.overrides, "registryServer": "", "registryUsername": ""})["log"]
+        log = _run_program(stack, {**stack.overrides, **WITHOUT_REGISTRY})["log"]
     finally:
         manager.docker("swarm", "update", "--dispatcher-heartbeat", "5s")
     warned = [line for line in log.splitlines() if "the Swarm's dispatcher heartbeat is 1s" in line]
